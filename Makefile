@@ -1,0 +1,42 @@
+# Trip booking suite: every entry point a user needs. `make help` lists them.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV ?= .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed-stamp
+
+.PHONY: help install protos lint test test-fast up demo bench clean
+
+help: ## List the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(STAMP) ## Create .venv with every dependency pinned (idempotent)
+
+$(STAMP): pyproject.toml requirements.lock
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
+	touch $(STAMP)
+
+protos: $(STAMP) ## Regenerate generated/ from protos/ (byte for byte)
+	$(PY) scripts/gen_protos.py
+
+lint: $(STAMP) ## ruff, mypy and buf lint
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+	$(VENV)/bin/buf lint
+
+test: $(STAMP) ## The whole suite (starts its own Temporal, services and databases)
+	$(VENV)/bin/pytest
+
+up: $(STAMP) ## The whole stack in the foreground; Ctrl-C stops it
+	$(PY) scripts/stack.py
+
+demo: $(STAMP) ## Book a confirmed trip and a compensated one, print both
+	$(PY) scripts/demo.py
+
+bench: $(STAMP) ## BookTrip against the direct baseline, side by side
+	$(PY) scripts/bench.py
+
+clean: ## Remove local state (var/) and caches
+	rm -rf var .pytest_cache .mypy_cache .ruff_cache
