@@ -30,13 +30,13 @@ test: $(STAMP) ## The whole suite (starts its own Temporal, services and databas
 	$(VENV)/bin/pytest
 
 up: $(STAMP) ## The whole stack in the foreground; Ctrl-C stops it
-	$(PY) scripts/stack.py
+	$(PY) -m scripts.stack
 
 demo: $(STAMP) ## Book a confirmed trip and a compensated one, print both
-	$(PY) scripts/demo.py
+	$(PY) -m scripts.demo
 
 bench: $(STAMP) ## BookTrip against the direct baseline, side by side
-	$(PY) scripts/bench.py
+	$(PY) -m scripts.bench
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache
