@@ -1,0 +1,167 @@
+"""The per-call interceptor every server runs: JSON access log, drain gate, ServiceError -> status.
+
+One interceptor (not three) because each grpc.aio interceptor layer costs an await and a handler
+rebuild per call; this one caches the wrapped handler per method so the hot path stays short.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import sys
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from typing import Any
+
+import grpc
+
+from booking_runtime.errors import ServiceError, abort
+
+log = logging.getLogger("booking_runtime.calls")
+
+# Calls that keep working while the server drains: health probes and reflection.
+INFRASTRUCTURE_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+
+
+class CallTracker:
+    """Counts in-flight calls so a graceful shutdown knows when it may stop."""
+
+    def __init__(self) -> None:
+        self.in_flight = 0
+        self.draining = False
+        self._idle = asyncio.Event()
+        self._idle.set()
+
+    def enter(self) -> None:
+        self.in_flight += 1
+        self._idle.clear()
+
+    def leave(self) -> None:
+        self.in_flight -= 1
+        if self.in_flight == 0:
+            self._idle.set()
+
+    async def wait_idle(self) -> None:
+        await self._idle.wait()
+
+
+class CallInterceptor(grpc.aio.ServerInterceptor):
+    """Logs each call as one JSON line, refuses new business calls while draining, maps ServiceError."""
+
+    def __init__(self, service: str, domain: str, tracker: CallTracker, *, log_calls: bool = True) -> None:
+        self._service = service
+        self._domain = domain
+        self._tracker = tracker
+        self._log_calls = log_calls
+        self._cache: dict[str, grpc.RpcMethodHandler] = {}
+
+    async def intercept_service(
+        self,
+        continuation: Callable[[grpc.HandlerCallDetails], Awaitable[grpc.RpcMethodHandler]],
+        handler_call_details: grpc.HandlerCallDetails,
+    ) -> grpc.RpcMethodHandler:
+        method: str = handler_call_details.method
+        cached = self._cache.get(method)
+        if cached is not None:
+            return cached
+        handler = await continuation(handler_call_details)
+        if handler is None or method.startswith(INFRASTRUCTURE_PREFIXES):
+            return handler
+        wrapped = self._wrap(method, handler)
+        self._cache[method] = wrapped
+        return wrapped
+
+    def _wrap(self, method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+        if handler.unary_unary is not None:
+            return grpc.unary_unary_rpc_method_handler(
+                self._unary(method, handler.unary_unary),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        if handler.unary_stream is not None:
+            return grpc.unary_stream_rpc_method_handler(
+                self._server_stream(method, handler.unary_stream),
+                request_deserializer=handler.request_deserializer,
+                response_serializer=handler.response_serializer,
+            )
+        return handler
+
+    def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            started = time.perf_counter()
+            await self._gate(context)
+            self._tracker.enter()
+            code = grpc.StatusCode.OK
+            try:
+                return await behavior(request, context)
+            except ServiceError as error:
+                code = error.code
+                await abort(context, error, self._domain)
+            except BaseException as exc:
+                code = _code_of(context, exc)
+                raise
+            finally:
+                self._tracker.leave()
+                if self._log_calls:
+                    self._log(method, request, code, started)
+
+        return call
+
+    def _server_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
+            started = time.perf_counter()
+            await self._gate(context)
+            self._tracker.enter()
+            code = grpc.StatusCode.OK
+            try:
+                async for reply in behavior(request, context):
+                    yield reply
+            except ServiceError as error:
+                code = error.code
+                await abort(context, error, self._domain)
+            except BaseException as exc:
+                code = _code_of(context, exc)
+                raise
+            finally:
+                self._tracker.leave()
+                if self._log_calls:
+                    self._log(method, request, code, started)
+
+        return call
+
+    async def _gate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        if self._tracker.draining:
+            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self._service} is shutting down")
+
+    def _log(self, method: str, request: Any, code: grpc.StatusCode, started: float) -> None:
+        entry: dict[str, Any] = {
+            "ts": round(time.time(), 3),
+            "service": self._service,
+            "method": method,
+            "code": code.name,
+            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+        }
+        key = getattr(request, "idempotency_key", None)
+        if key:
+            entry["idempotency_key"] = key
+        log.info(json.dumps(entry, separators=(",", ":")))
+
+
+def _code_of(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> grpc.StatusCode:
+    """Best guess at the status an exception ends a call with."""
+    if isinstance(exc, asyncio.CancelledError):
+        return grpc.StatusCode.CANCELLED
+    if isinstance(exc, grpc.aio.AbortError):
+        code = context.code()
+        return code if isinstance(code, grpc.StatusCode) else grpc.StatusCode.UNKNOWN
+    return grpc.StatusCode.UNKNOWN
+
+
+def configure_logging(level: int = logging.INFO) -> None:
+    """Plain one-line messages on stdout: the call log lines are already JSON."""
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)

@@ -1,0 +1,129 @@
+"""Start a grpc.aio server the same way for every process: health, reflection, call log, drain.
+
+`run_server` serves until SIGTERM/SIGINT, then drains: health turns NOT_SERVING at once, new
+business calls get UNAVAILABLE (retryable, so a client moves on to another replica), in-flight
+calls get up to `grace_seconds` to finish, and only then does the process exit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import grpc
+import uvloop
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from grpc_health.v1._async import HealthServicer
+from grpc_reflection.v1alpha import reflection
+
+from booking_runtime.call_log import CallInterceptor, CallTracker, configure_logging
+
+log = logging.getLogger("booking_runtime.server")
+
+HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
+
+
+@dataclass(frozen=True)
+class ServerSpec:
+    """Everything that differs between the suite's servers."""
+
+    name: str  # "flight", "trip": used in logs and as the error domain "<name>.tripbooking"
+    address: str  # "host:port" to listen on
+    service_names: Sequence[str]  # full proto service names: health + reflection
+    register: Callable[[grpc.aio.Server], None]  # adds the servicers
+    interceptors: Sequence[grpc.aio.ServerInterceptor] = ()
+    grace_seconds: float = 10.0
+    on_start: Callable[[], Awaitable[None]] | None = None
+    on_stop: Callable[[], Awaitable[None]] | None = None
+    log_calls: bool = True
+
+    @property
+    def domain(self) -> str:
+        return f"{self.name}.tripbooking"
+
+
+def _event(name: str, event: str, **fields: Any) -> None:
+    log.info(json.dumps({"ts": round(time.time(), 3), "service": name, "event": event, **fields}))
+
+
+class RunningServer:
+    """A started server and the knobs to drain it; `run_server` is the usual way in."""
+
+    def __init__(self, spec: ServerSpec) -> None:
+        self.spec = spec
+        self.tracker = CallTracker()
+        self.health = HealthServicer()
+        self.server = grpc.aio.server(
+            interceptors=[
+                CallInterceptor(spec.name, spec.domain, self.tracker, log_calls=spec.log_calls),
+                *spec.interceptors,
+            ],
+            options=[("grpc.so_reuseport", 0)],
+        )
+        self.port = 0
+
+    async def start(self) -> None:
+        spec = self.spec
+        if spec.on_start is not None:
+            await spec.on_start()
+        spec.register(self.server)
+        health_pb2_grpc.add_HealthServicer_to_server(self.health, self.server)
+        reflection.enable_server_reflection(
+            [*spec.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server
+        )
+        self.port = self.server.add_insecure_port(spec.address)
+        if self.port == 0:
+            raise OSError(f"{spec.name}: cannot listen on {spec.address}")
+        await self.server.start()
+        for service in ("", *spec.service_names):
+            await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
+        _event(spec.name, "serving", address=spec.address, port=self.port)
+
+    async def drain_and_stop(self) -> None:
+        """NOT_SERVING, refuse new business calls, let in-flight ones finish within grace, stop."""
+        spec = self.spec
+        started = time.monotonic()
+        self.tracker.draining = True
+        await self.health.enter_graceful_shutdown()
+        _event(spec.name, "draining", in_flight=self.tracker.in_flight, grace_seconds=spec.grace_seconds)
+        try:
+            await asyncio.wait_for(self.tracker.wait_idle(), timeout=spec.grace_seconds)
+        except TimeoutError:
+            _event(spec.name, "grace_expired", in_flight=self.tracker.in_flight)
+        remaining = max(0.0, spec.grace_seconds - (time.monotonic() - started))
+        await self.server.stop(remaining)
+        if spec.on_stop is not None:
+            await spec.on_stop()
+        _event(spec.name, "stopped", seconds=round(time.monotonic() - started, 3))
+
+
+async def run_server(spec: ServerSpec) -> None:
+    """Serve until SIGTERM or SIGINT, then drain gracefully and return."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    running = RunningServer(spec)
+    await running.start()
+    try:
+        await stop.wait()
+    finally:
+        await running.drain_and_stop()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.remove_signal_handler(sig)
+
+
+def run(main: Callable[[], Awaitable[None]]) -> None:
+    """Event-loop entry for every `__main__`: JSON logs on stdout, uvloop."""
+
+    async def entry() -> None:
+        await main()
+
+    configure_logging()
+    uvloop.run(entry())
