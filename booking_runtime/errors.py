@@ -124,3 +124,17 @@ def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo | None:
             detail.Unpack(info)
             return info
     return None
+
+
+class Unavailable(ServiceError):
+    """A dependency (the database) is not reachable right now: retry later."""
+
+    code = grpc.StatusCode.UNAVAILABLE
+    default_reason = "UNAVAILABLE"
+
+
+class Aborted(ServiceError):
+    """Contention (deadlock, lock timeout, serialization failure): retry the call."""
+
+    code = grpc.StatusCode.ABORTED
+    default_reason = "ABORTED"

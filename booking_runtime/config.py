@@ -1,0 +1,147 @@
+"""Command-line flags and environment for a booking service; every flag has an env twin.
+
+Precedence: flag, then environment (`FLIGHT_SVC_ADDR`, `FLIGHT_DB`, `FLIGHT_FAULT_RATE`, ...),
+then the default from DESIGN.md. Keeping it in one place means the three services cannot drift.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import grpc
+
+DEFAULT_PORTS = {"flight": 50051, "hotel": 50052, "cab": 50053}
+
+
+@dataclass(frozen=True)
+class FaultSettings:
+    """Chaos for demos and tests: off unless `rate` or `latency_ms` is set.
+
+    `latency_ms` delays every call of the chosen methods; `rate` is the share of those calls
+    that then fail with `code` before the handler runs (so a failed call changes nothing).
+    """
+
+    rate: float = 0.0
+    code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
+    methods: frozenset[str] = field(default_factory=frozenset)  # short names; empty: every business method
+    latency_ms: float = 0.0
+
+    @property
+    def enabled(self) -> bool:
+        return self.rate > 0 or self.latency_ms > 0
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """Everything a booking service process needs to start."""
+
+    name: str
+    address: str
+    db: str
+    grace_seconds: float
+    log_calls: bool
+    faults: FaultSettings
+
+
+def _status_code(text: str) -> grpc.StatusCode:
+    try:
+        return grpc.StatusCode[text.strip().upper()]
+    except KeyError:
+        raise argparse.ArgumentTypeError(f"unknown gRPC status code {text!r}") from None
+
+
+def _rate(text: str) -> float:
+    value = float(text)
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError("must be between 0 and 1")
+    return value
+
+
+def _methods(text: str) -> frozenset[str]:
+    return frozenset(part.strip() for part in text.split(",") if part.strip())
+
+
+def _flag_bool(text: str) -> bool:
+    return text.strip().lower() not in {"0", "false", "no", "off", ""}
+
+
+def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
+    """The parser for `python -m <name>_svc`; defaults already reflect the environment."""
+    prefix = name.upper()
+    port = DEFAULT_PORTS.get(name, 50051)
+    parser = argparse.ArgumentParser(
+        prog=f"python -m {name}_svc",
+        description=f"The {name} booking service (gRPC, with health and reflection).",
+        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+    )
+    parser.add_argument(
+        "--address",
+        default=env.get(f"{prefix}_SVC_ADDR", f"localhost:{port}"),
+        help=f"host:port to listen on [env {prefix}_SVC_ADDR]",
+    )
+    parser.add_argument(
+        "--db",
+        default=env.get(f"{prefix}_DB", f"var/{name}.db"),
+        help=f"SQLite file path or postgresql:// DSN [env {prefix}_DB]",
+    )
+    parser.add_argument(
+        "--grace-seconds",
+        type=float,
+        default=float(env.get(f"{prefix}_GRACE_SECONDS", "10")),
+        help=f"how long in-flight calls may finish after SIGTERM [env {prefix}_GRACE_SECONDS]",
+    )
+    parser.add_argument(
+        "--log-calls",
+        type=_flag_bool,
+        default=_flag_bool(env.get(f"{prefix}_LOG_CALLS", "1")),
+        help=f"one JSON log line per call (1/0) [env {prefix}_LOG_CALLS]",
+    )
+    faults = parser.add_argument_group("fault injection (off by default)")
+    faults.add_argument(
+        "--fault-rate",
+        type=_rate,
+        default=_rate(env.get(f"{prefix}_FAULT_RATE", "0")),
+        help=f"share of calls (0..1) that fail before the handler runs [env {prefix}_FAULT_RATE]",
+    )
+    faults.add_argument(
+        "--fault-code",
+        type=_status_code,
+        default=_status_code(env.get(f"{prefix}_FAULT_CODE", "UNAVAILABLE")),
+        help=f"gRPC status code of an injected failure [env {prefix}_FAULT_CODE]",
+    )
+    faults.add_argument(
+        "--fault-methods",
+        type=_methods,
+        default=_methods(env.get(f"{prefix}_FAULT_METHODS", "")),
+        help=f"comma-separated method names, e.g. BookFlight; empty: all [env {prefix}_FAULT_METHODS]",
+    )
+    faults.add_argument(
+        "--fault-latency-ms",
+        type=float,
+        default=float(env.get(f"{prefix}_FAULT_LATENCY_MS", "0")),
+        help=f"delay added to every call of those methods [env {prefix}_FAULT_LATENCY_MS]",
+    )
+    return parser
+
+
+def load_service_config(
+    name: str, argv: Sequence[str] | None = None, env: Mapping[str, str] | None = None
+) -> ServiceConfig:
+    """Parse flags over the environment for service `name` ("flight", "hotel", "cab")."""
+    args = build_parser(name, os.environ if env is None else env).parse_args(argv)
+    return ServiceConfig(
+        name=name,
+        address=args.address,
+        db=args.db,
+        grace_seconds=args.grace_seconds,
+        log_calls=args.log_calls,
+        faults=FaultSettings(
+            rate=args.fault_rate,
+            code=args.fault_code,
+            methods=args.fault_methods,
+            latency_ms=args.fault_latency_ms,
+        ),
+    )
