@@ -90,38 +90,38 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser.add_argument(
         "--grace-seconds",
         type=float,
-        default=float(env.get(f"{prefix}_GRACE_SECONDS", "10")),
+        default=env.get(f"{prefix}_GRACE_SECONDS", "10"),
         help=f"how long in-flight calls may finish after SIGTERM [env {prefix}_GRACE_SECONDS]",
     )
     parser.add_argument(
         "--log-calls",
         type=_flag_bool,
-        default=_flag_bool(env.get(f"{prefix}_LOG_CALLS", "1")),
+        default=env.get(f"{prefix}_LOG_CALLS", "1"),
         help=f"one JSON log line per call (1/0) [env {prefix}_LOG_CALLS]",
     )
     faults = parser.add_argument_group("fault injection (off by default)")
     faults.add_argument(
         "--fault-rate",
         type=_rate,
-        default=_rate(env.get(f"{prefix}_FAULT_RATE", "0")),
+        default=env.get(f"{prefix}_FAULT_RATE", "0"),
         help=f"share of calls (0..1) that fail before the handler runs [env {prefix}_FAULT_RATE]",
     )
     faults.add_argument(
         "--fault-code",
         type=_status_code,
-        default=_status_code(env.get(f"{prefix}_FAULT_CODE", "UNAVAILABLE")),
+        default=env.get(f"{prefix}_FAULT_CODE", "UNAVAILABLE"),
         help=f"gRPC status code of an injected failure [env {prefix}_FAULT_CODE]",
     )
     faults.add_argument(
         "--fault-methods",
         type=_methods,
-        default=_methods(env.get(f"{prefix}_FAULT_METHODS", "")),
+        default=env.get(f"{prefix}_FAULT_METHODS", ""),
         help=f"comma-separated method names, e.g. BookFlight; empty: all [env {prefix}_FAULT_METHODS]",
     )
     faults.add_argument(
         "--fault-latency-ms",
         type=float,
-        default=float(env.get(f"{prefix}_FAULT_LATENCY_MS", "0")),
+        default=env.get(f"{prefix}_FAULT_LATENCY_MS", "0"),
         help=f"delay added to every call of those methods [env {prefix}_FAULT_LATENCY_MS]",
     )
     return parser
