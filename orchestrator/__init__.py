@@ -1,0 +1,1 @@
+"""The trip saga on Temporal (TripWorkflow, its activities and worker) and the TripService API."""

@@ -1,0 +1,99 @@
+"""`python -m orchestrator.worker`: runs TripWorkflow and the booking activities on the task queue.
+
+It registers the search attributes it uses, opens one channel per booking service, and on SIGTERM or
+SIGINT stops polling and lets running tasks finish (Temporal hands anything left to another worker).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import signal
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
+
+from booking_runtime.server import run
+from orchestrator.activities import BookingActivities
+from orchestrator.config import Settings, parse_settings
+from orchestrator.search_attributes import ensure_search_attributes
+from orchestrator.temporal_client import connect
+from orchestrator.workflows import TripWorkflow
+
+log = logging.getLogger("orchestrator.worker")
+
+# Modules the sandbox shares with the worker instead of re-importing them for every workflow run:
+# they are deterministic, and re-importing them would cost time per workflow task.
+PASSTHROUGH_MODULES = ("orchestrator.models", "orchestrator.retry", "orchestrator.search_attributes")
+
+
+def workflow_runner() -> SandboxedWorkflowRunner:
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSTHROUGH_MODULES)
+    )
+
+
+def build_worker(
+    client: Client,
+    task_queue: str,
+    activities: Sequence[Any],
+    *,
+    max_concurrent_workflow_tasks: int = 100,
+    max_concurrent_local_activities: int = 200,
+) -> Worker:
+    """The worker as production runs it; tests pass fake activities registered under the same names."""
+    return Worker(
+        client,
+        task_queue=task_queue,
+        workflows=[TripWorkflow],
+        activities=list(activities),
+        workflow_runner=workflow_runner(),
+        max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=max_concurrent_local_activities,
+        graceful_shutdown_timeout=timedelta(seconds=10),
+    )
+
+
+def _event(event: str, **fields: Any) -> None:
+    log.info(json.dumps({"service": "worker", "event": event, **fields}))
+
+
+async def serve(settings: Settings) -> None:
+    client = await connect(settings.temporal_address, settings.namespace, settings.connect_timeout_seconds)
+    added = await ensure_search_attributes(client)
+    if added:
+        _event("search_attributes_added", names=added)
+    activities = BookingActivities(settings.flight_addr, settings.hotel_addr, settings.cab_addr)
+    worker = build_worker(
+        client,
+        settings.task_queue,
+        activities.all(),
+        max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
+        max_concurrent_local_activities=settings.max_concurrent_local_activities,
+    )
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stop.set)
+    try:
+        async with worker:
+            _event("polling", task_queue=settings.task_queue, namespace=settings.namespace)
+            await stop.wait()
+            _event("draining")
+    finally:
+        await activities.close()
+        _event("stopped")
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_settings("Run the TripWorkflow worker (the saga and its booking activities).", argv)
+    run(lambda: serve(settings))
+
+
+if __name__ == "__main__":
+    main()
