@@ -1,0 +1,1 @@
+"""Tests of the three booking services and their shared runtime."""
