@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import uuid
 from collections.abc import Awaitable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -18,6 +19,8 @@ SERVICES = {
     "hotel": "tripbooking.hotel.v1.HotelService",
     "cab": "tripbooking.cab.v1.CabService",
 }
+
+OK_FLIGHT = "TB101"  # LHR -> LIS, 200 seats
 
 
 def day(offset: int) -> str:
@@ -108,3 +111,30 @@ async def expect_error(
                 assert bad is not None and [v.field for v in bad.field_violations] == [field]
         return error
     raise AssertionError(f"expected {code.name}, got a reply: {reply}")
+
+
+async def seats_left(svc: Service, flight: str, date: str) -> int:
+    """Seats SearchFlights reports free on `flight` on `date`."""
+    reply = await svc.call("SearchFlights", {"date": date})
+    flights: list[dict[str, object]] = reply["flights"]  # type: ignore[assignment]
+    return next(int(str(f["seats_available"])) for f in flights if f["flight_number"] == flight)
+
+
+def key(prefix: str = "k") -> str:
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def flight_request(date: str, seats: int = 1, **over: object) -> dict[str, object]:
+    return {"idempotency_key": key(), "customer_id": "cust-1", "flight_number": OK_FLIGHT, "date": date,
+            "seats": seats, **over}  # fmt: skip
+
+
+def hotel_request(check_in: str, check_out: str, rooms: int = 1, **over: object) -> dict[str, object]:
+    return {"idempotency_key": key(), "customer_id": "cust-1", "hotel_id": "lis-alfama-lodge",
+            "check_in": check_in, "check_out": check_out, "rooms": rooms, **over}  # fmt: skip
+
+
+def cab_request(date: str, **over: object) -> dict[str, object]:
+    return {"idempotency_key": key(), "customer_id": "cust-1", "city": "Lisbon",
+            "pickup_time": f"{date}T10:30:00+01:00", "pickup_address": "Airport",
+            "dropoff_address": "Rua Augusta 1", **over}  # fmt: skip

@@ -7,40 +7,22 @@ tests do not see each other's inventory.
 from __future__ import annotations
 
 import asyncio
-import uuid
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
 from tests.booking.conftest import Stack
-from tests.booking.stack import SERVICES, day, expect_error
-
-OK_FLIGHT = "TB101"  # LHR -> LIS, 200 seats
-
-
-def key(prefix: str = "k") -> str:
-    return f"{prefix}-{uuid.uuid4().hex[:12]}"
-
-
-def flight_request(date: str, seats: int = 1, **over: object) -> dict[str, object]:
-    return {"idempotency_key": key(), "customer_id": "cust-1", "flight_number": OK_FLIGHT, "date": date,
-            "seats": seats, **over}  # fmt: skip
-
-
-def hotel_request(check_in: str, check_out: str, rooms: int = 1, **over: object) -> dict[str, object]:
-    return {"idempotency_key": key(), "customer_id": "cust-1", "hotel_id": "lis-alfama-lodge",
-            "check_in": check_in, "check_out": check_out, "rooms": rooms, **over}  # fmt: skip
-
-
-def cab_request(date: str, **over: object) -> dict[str, object]:
-    return {"idempotency_key": key(), "customer_id": "cust-1", "city": "Lisbon",
-            "pickup_time": f"{date}T10:30:00+01:00", "pickup_address": "Airport",
-            "dropoff_address": "Rua Augusta 1", **over}  # fmt: skip
-
-
-async def seats_left(stack: Stack, flight: str, date: str) -> int:
-    reply = await stack.flight.call("SearchFlights", {"date": date})
-    return next(int(f["seats_available"]) for f in reply["flights"] if f["flight_number"] == flight)
+from tests.booking.stack import (
+    OK_FLIGHT,
+    SERVICES,
+    cab_request,
+    day,
+    expect_error,
+    flight_request,
+    hotel_request,
+    key,
+    seats_left,
+)
 
 
 async def rooms_left(stack: Stack, hotel_id: str, check_in: str, check_out: str) -> int:
@@ -96,7 +78,7 @@ async def test_same_key_twice_books_once(stack: Stack) -> None:
     first = await stack.flight.call("BookFlight", request)
     again = await stack.flight.call("BookFlight", request)
     assert first == again and first["status"] == "BOOKED" and first["seats"] == 2
-    assert await seats_left(stack, OK_FLIGHT, date) == 200 - 2
+    assert await seats_left(stack.flight, OK_FLIGHT, date) == 200 - 2
     got = await stack.flight.call("GetFlightBooking", {"idempotency_key": request["idempotency_key"]})
     assert got["booking_id"] == first["booking_id"]
 
@@ -120,7 +102,7 @@ async def test_same_key_other_request_is_already_exists(stack: Stack) -> None:
         grpc.StatusCode.ALREADY_EXISTS,
         reason="ALREADY_EXISTS",
     )
-    assert await seats_left(stack, OK_FLIGHT, day(42)) == 200 - 1
+    assert await seats_left(stack.flight, OK_FLIGHT, day(42)) == 200 - 1
     ride = cab_request(day(42))
     await stack.cab.call("ScheduleCab", ride)
     await expect_error(
@@ -150,7 +132,7 @@ async def test_cancel_gives_inventory_back(stack: Stack) -> None:
     request = flight_request(day(43), seats=5)
     await stack.flight.call("BookFlight", request)
     await stack.flight.call("CancelFlightBooking", {"idempotency_key": request["idempotency_key"]})
-    assert await seats_left(stack, OK_FLIGHT, day(43)) == 200
+    assert await seats_left(stack.flight, OK_FLIGHT, day(43)) == 200
 
 
 async def test_cancel_unknown_key_leaves_a_tombstone(stack: Stack) -> None:
@@ -165,7 +147,7 @@ async def test_cancel_unknown_key_leaves_a_tombstone(stack: Stack) -> None:
             svc.call(book, request), grpc.StatusCode.FAILED_PRECONDITION, reason="ALREADY_CANCELLED"
         )
         assert await svc.call(method, {"idempotency_key": request["idempotency_key"]}) == tombstone
-    assert await seats_left(stack, OK_FLIGHT, day(44)) == 200
+    assert await seats_left(stack.flight, OK_FLIGHT, day(44)) == 200
     assert await cabs_left(stack, "Lisbon", f"{day(44)}T09:00:00Z") == 60
 
 
@@ -226,7 +208,7 @@ async def test_bad_input_is_invalid_argument_naming_the_field(stack: Stack) -> N
             await expect_error(
                 svc.call(get, {"idempotency_key": request["idempotency_key"]}), grpc.StatusCode.NOT_FOUND
             )
-    assert await seats_left(stack, OK_FLIGHT, date) == 200
+    assert await seats_left(stack.flight, OK_FLIGHT, date) == 200
 
 
 async def test_unknown_flight_hotel_or_city_is_not_found(stack: Stack) -> None:

@@ -28,6 +28,7 @@ class ReflectionClient:
         self._stub = reflection_pb2_grpc.ServerReflectionStub(channel)
         self._pool = descriptor_pool.DescriptorPool()
         self._files: set[str] = set()
+        self._symbols: set[str] = set()
 
     async def _ask(self, request: reflection_pb2.ServerReflectionRequest) -> Any:
         async def one() -> AsyncIterator[reflection_pb2.ServerReflectionRequest]:
@@ -79,10 +80,13 @@ class ReflectionClient:
         return ordered
 
     async def _load(self, symbol: str) -> None:
+        if symbol in self._symbols:
+            return  # already known: no round trip
         for proto in await self.file_descriptors(symbol):
             if proto.name not in self._files:
                 self._pool.Add(proto)
                 self._files.add(proto.name)
+        self._symbols.add(symbol)
 
     async def service(self, name: str) -> descriptor.ServiceDescriptor:
         await self._load(name)
