@@ -17,6 +17,8 @@ from temporalio.service import RPCError, RPCStatusCode
 TRIP_STATUS = SearchAttributeKey.for_keyword("TripStatus")
 TRIP_CUSTOMER_ID = SearchAttributeKey.for_keyword("TripCustomerId")
 ALL_KEYS = (TRIP_STATUS, TRIP_CUSTOMER_ID)
+# Memo key of the trip's state as of its last status change (what ListTrips returns).
+MEMO_TRIP = "trip"
 
 log = logging.getLogger("orchestrator.search_attributes")
 

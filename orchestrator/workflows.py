@@ -41,7 +41,7 @@ with workflow.unsafe.imports_passed_through():
         TripStatus,
         step_key,
     )
-    from orchestrator.search_attributes import TRIP_CUSTOMER_ID, TRIP_STATUS
+    from orchestrator.search_attributes import MEMO_TRIP, TRIP_CUSTOMER_ID, TRIP_STATUS
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # Compensations retry for ever; this caps the wait between two tries.
@@ -294,9 +294,15 @@ class TripWorkflow:
         self._state.status = status
         self._touch()
         workflow.upsert_search_attributes([TRIP_STATUS.value_set(status.value)])
+        workflow.upsert_memo({MEMO_TRIP: self._state})
 
     def _index_at_start(self) -> None:
-        """Index the trip unless its starter already did (the API sets both attributes at start)."""
+        """Index the trip unless its starter already did (the API sets both attributes at start).
+
+        The memo holds the trip as of its last status change, so ListTrips shows full trips
+        without querying each workflow.
+        """
+        workflow.upsert_memo({MEMO_TRIP: self._state})
         current = workflow.info().typed_search_attributes
         if current.get(TRIP_STATUS) is None or current.get(TRIP_CUSTOMER_ID) is None:
             workflow.upsert_search_attributes(

@@ -1,0 +1,56 @@
+"""`python -m orchestrator.server`: the TripService gRPC API on ORCHESTRATOR_ADDR.
+
+It holds no state of its own: every trip lives in Temporal, so any number of API replicas can run
+side by side. Health, reflection, the JSON call log and graceful drain come from booking_runtime.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+
+import grpc
+from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
+
+from booking_runtime.server import ServerSpec, run, run_server
+from orchestrator.config import Settings, parse_settings
+from orchestrator.search_attributes import ensure_search_attributes
+from orchestrator.servicer import TripServicer
+from orchestrator.temporal_client import connect
+
+log = logging.getLogger("orchestrator.server")
+
+SERVICE_NAME = trip_pb2.DESCRIPTOR.services_by_name["TripService"].full_name
+
+
+async def serve(settings: Settings) -> None:
+    client = await connect(settings.temporal_address, settings.namespace, settings.connect_timeout_seconds)
+    # BookTrip starts trips with the search attributes set: make sure they exist even before a worker ran.
+    added = await ensure_search_attributes(client)
+    if added:
+        log.info(json.dumps({"service": "trip", "event": "search_attributes_added", "names": added}))
+    servicer = TripServicer(
+        client,
+        settings.task_queue,
+        step_budget_seconds=settings.step_budget_seconds,
+        attempt_timeout_seconds=settings.attempt_timeout_seconds,
+    )
+
+    def register(server: grpc.aio.Server) -> None:
+        trip_pb2_grpc.add_TripServiceServicer_to_server(servicer, server)
+
+    await run_server(
+        ServerSpec(
+            name="trip", address=settings.orchestrator_addr, service_names=[SERVICE_NAME], register=register
+        )
+    )
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    settings = parse_settings("Serve tripbooking.trip.v1.TripService (BookTrip, GetTrip, ...).", argv)
+    run(lambda: serve(settings))
+
+
+if __name__ == "__main__":
+    main()

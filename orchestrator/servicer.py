@@ -1,0 +1,262 @@
+"""TripService: the gRPC face of TripWorkflow.
+
+BookTrip is one update-with-start call (start the trip or find it, then attach, optionally waiting
+for the outcome); GetTrip is a query; CancelTrip an update; ListTrips reads visibility; WatchTrip
+long-polls the workflow's history and queries once per new batch of events.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import grpc
+from temporalio.client import (
+    Client,
+    WithStartWorkflowOperation,
+    WorkflowExecution,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+    WorkflowUpdateFailedError,
+)
+from temporalio.common import WorkflowIDConflictPolicy, WorkflowIDReusePolicy
+from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
+from temporalio.service import RPCError, RPCStatusCode
+from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
+
+from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from orchestrator import convert, search_attributes, validation
+from orchestrator.models import (
+    AttachRequest,
+    CancelRequest,
+    TripInput,
+    TripRequest,
+    TripState,
+    TripStatus,
+    trip_id_for,
+)
+from orchestrator.workflows import TripWorkflow
+
+DEFAULT_PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+# Server-side long polls of the history return after about 20 s without news; stay above that.
+WATCH_POLL_TIMEOUT = timedelta(seconds=30)
+
+Context = grpc.aio.ServicerContext[Any, Any]
+
+
+class TripServicer(trip_pb2_grpc.TripServiceServicer):
+    def __init__(
+        self,
+        client: Client,
+        task_queue: str,
+        *,
+        step_budget_seconds: float,
+        attempt_timeout_seconds: float,
+        today: Callable[[], datetime] = lambda: datetime.now(UTC),
+    ) -> None:
+        self._client = client
+        self._task_queue = task_queue
+        self._step_budget_seconds = step_budget_seconds
+        self._attempt_timeout_seconds = attempt_timeout_seconds
+        self._now = today
+
+    # --- BookTrip ----------------------------------------------------------------------------------
+
+    async def BookTrip(
+        self, request: trip_pb2.BookTripRequest, context: Context
+    ) -> trip_pb2.BookTripResponse:
+        trip_request = validation.parse_book_request(request, self._now().date())
+        trip_id = trip_id_for(trip_request.request_id)
+        fingerprint = trip_request.fingerprint()
+        start = WithStartWorkflowOperation(
+            TripWorkflow.run,
+            self._trip_input(trip_id, trip_request, fingerprint),
+            id=trip_id,
+            task_queue=self._task_queue,
+            # A running trip is joined; an ended one is never started again (answered from a query).
+            id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
+            id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
+            search_attributes=search_attributes.initial(trip_request.customer_id, TripStatus.BOOKING.value),
+            static_summary=f"trip {trip_request.request_id} for {trip_request.customer_id}",
+        )
+        try:
+            state: TripState = await self._client.execute_update_with_start_workflow(
+                TripWorkflow.attach,
+                AttachRequest(fingerprint=fingerprint, wait_for_outcome=request.wait_for_outcome),
+                start_workflow_operation=start,
+            )
+        except WorkflowUpdateFailedError as err:
+            raise _update_refusal(err) from None
+        except WorkflowAlreadyStartedError:
+            state = await self._query(trip_id)
+            if state.fingerprint != fingerprint:
+                raise _mismatch(trip_request.request_id) from None
+        except RPCError as err:
+            if err.status != RPCStatusCode.ALREADY_EXISTS:
+                raise
+            state = await self._query(trip_id)
+            if state.fingerprint != fingerprint:
+                raise _mismatch(trip_request.request_id) from None
+        return trip_pb2.BookTripResponse(trip_id=trip_id, trip=convert.trip_to_proto(state))
+
+    def _trip_input(self, trip_id: str, request: TripRequest, fingerprint: str) -> TripInput:
+        return TripInput(
+            trip_id=trip_id,
+            request=request,
+            fingerprint=fingerprint,
+            step_budget_seconds=self._step_budget_seconds,
+            attempt_timeout_seconds=self._attempt_timeout_seconds,
+        )
+
+    # --- GetTrip / CancelTrip ------------------------------------------------------------------------
+
+    async def GetTrip(self, request: trip_pb2.GetTripRequest, context: Context) -> trip_pb2.Trip:
+        state = await self._query(validation.require_trip_id(request.trip_id))
+        return convert.trip_to_proto(state)
+
+    async def CancelTrip(self, request: trip_pb2.CancelTripRequest, context: Context) -> trip_pb2.Trip:
+        trip_id = validation.require_trip_id(request.trip_id)
+        handle = self._handle(trip_id)
+        try:
+            state = await handle.execute_update(TripWorkflow.cancel, CancelRequest(reason=request.reason))
+        except WorkflowUpdateFailedError as err:
+            raise _update_refusal(err) from None
+        except RPCError as err:
+            if err.status != RPCStatusCode.NOT_FOUND:
+                raise
+            # Unknown trip, or one whose workflow has closed: the query tells them apart.
+            ended = await self._query(trip_id)
+            raise FailedPrecondition(
+                "TRIP_ENDED", f"trip {trip_id} already ended {ended.status.name}"
+            ) from None
+        return convert.trip_to_proto(state)
+
+    def _handle(self, trip_id: str) -> WorkflowHandle[TripWorkflow, TripState]:
+        return self._client.get_workflow_handle_for(TripWorkflow.run, trip_id)
+
+    async def _query(self, trip_id: str) -> TripState:
+        if not trip_id.startswith("trip-"):
+            raise NotFound(f"no trip {trip_id!r}")
+        try:
+            return await self._handle(trip_id).query(TripWorkflow.get_trip)
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise NotFound(f"no trip {trip_id!r}") from None
+            raise
+        except WorkflowQueryFailedError as err:
+            raise NotFound(f"{trip_id!r} is not a trip: {err.message}") from None
+
+    # --- ListTrips -------------------------------------------------------------------------------------
+
+    async def ListTrips(
+        self, request: trip_pb2.ListTripsRequest, context: Context
+    ) -> trip_pb2.ListTripsResponse:
+        if request.page_size < 0:
+            raise InvalidArgument("page_size", "must be 0 (default 20) to 100")
+        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
+        try:
+            token = base64.urlsafe_b64decode(request.page_token) if request.page_token else None
+        except (binascii.Error, ValueError):
+            raise InvalidArgument("page_token", "not a token from a previous ListTrips") from None
+        query = list_query(request.customer_id, convert.status_from_proto(request.status))
+        executions = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
+        try:
+            await executions.fetch_next_page()
+        except RPCError as err:
+            if err.status == RPCStatusCode.INVALID_ARGUMENT and token:
+                raise InvalidArgument("page_token", "not a token from a previous ListTrips") from None
+            raise
+        # Visibility's own order, kept so pages never overlap: trips still running first (newest
+        # first), then ended ones by end time, newest first. SQL visibility has no ORDER BY.
+        page = executions.current_page or []
+        next_token = executions.next_page_token
+        return trip_pb2.ListTripsResponse(
+            trips=[await _listed_trip(execution) for execution in page],
+            next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else "",
+        )
+
+    # --- WatchTrip -------------------------------------------------------------------------------------
+
+    async def WatchTrip(
+        self, request: trip_pb2.WatchTripRequest, context: Context
+    ) -> AsyncIterator[trip_pb2.Trip]:
+        trip_id = validation.require_trip_id(request.trip_id)
+        state = await self._query(trip_id)
+        yield convert.trip_to_proto(state)
+        version = state.version
+        history = self._handle(trip_id).fetch_history_events(
+            wait_new_event=True, rpc_timeout=WATCH_POLL_TIMEOUT
+        )
+        while not state.terminal:
+            closed = False
+            try:
+                # Returns as soon as the workflow has new events (a step moved, a timer fired).
+                await history.fetch_next_page()
+                closed = history.next_page_token is None
+            except RPCError as err:
+                if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+                    raise
+            state = await self._query(trip_id)
+            if state.version != version:
+                version = state.version
+                yield convert.trip_to_proto(state)
+            if closed:
+                return
+
+
+def list_query(customer_id: str, status: TripStatus | None) -> str:
+    """Visibility query of ListTrips; values are quoted so input cannot change the query."""
+    clauses = ["WorkflowType = 'TripWorkflow'"]
+    if customer_id:
+        clauses.append(f"{search_attributes.TRIP_CUSTOMER_ID.name} = {_quote(customer_id)}")
+    if status is not None:
+        clauses.append(f"{search_attributes.TRIP_STATUS.name} = {_quote(status.value)}")
+    return " AND ".join(clauses)
+
+
+def _quote(value: str) -> str:
+    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+
+async def _listed_trip(execution: WorkflowExecution) -> trip_pb2.Trip:
+    """The trip from the memo the workflow keeps; bare ids and status if it has none yet."""
+    try:
+        state = await execution.memo_value(search_attributes.MEMO_TRIP, type_hint=TripState)
+    except KeyError:
+        state = None
+    status = execution.typed_search_attributes.get(search_attributes.TRIP_STATUS) or ""
+    if state is not None:
+        trip = convert.trip_to_proto(state)
+        # Visibility may be one status change ahead of the memo.
+        trip.status = convert.status_to_proto(status) or trip.status
+        return trip
+    customer = execution.typed_search_attributes.get(search_attributes.TRIP_CUSTOMER_ID) or ""
+    return trip_pb2.Trip(
+        trip_id=execution.id,
+        request_id=execution.id.removeprefix("trip-"),
+        customer_id=customer,
+        status=convert.status_to_proto(status),
+        created_at=convert.timestamp(execution.start_time),
+        updated_at=convert.timestamp(execution.close_time or execution.start_time),
+    )
+
+
+def _update_refusal(err: WorkflowUpdateFailedError) -> Exception:
+    cause = err.cause
+    if isinstance(cause, ApplicationError):
+        if cause.type == "RequestMismatch":
+            return AlreadyExists(cause.message, reason="REQUEST_ID_REUSED")
+        if cause.type == "TripNotCancellable":
+            reason = str(cause.details[0]) if cause.details else "TRIP_NOT_CANCELLABLE"
+            return FailedPrecondition(reason, cause.message)
+    return err
+
+
+def _mismatch(request_id: str) -> AlreadyExists:
+    return AlreadyExists(
+        f"request_id {request_id!r} was already used for a different trip", reason="REQUEST_ID_REUSED"
+    )

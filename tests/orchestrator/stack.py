@@ -1,0 +1,88 @@
+"""The whole suite as real processes for one test module: Temporal dev server, the three services on
+SQLite, the orchestrator worker and the TripService API, each on a free port with its own log.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import grpc
+from temporalio.client import Client
+from tripbooking.flight.v1 import flight_pb2_grpc
+from tripbooking.trip.v1 import trip_pb2_grpc
+
+from tests.support.processes import ManagedProcess, free_port, wait_serving
+
+SERVICES = ("flight", "hotel", "cab")
+
+
+@dataclass
+class Stack:
+    client: Client
+    temporal_address: str
+    workdir: Path
+    task_queue: str = field(default_factory=lambda: f"trip-booking-{uuid.uuid4().hex[:8]}")
+    addresses: dict[str, str] = field(default_factory=dict)
+    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    channels: list[grpc.aio.Channel] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        for name in (*SERVICES, "trip"):
+            self.addresses[name] = f"127.0.0.1:{free_port()}"
+
+    def env(self) -> dict[str, str]:
+        return {
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "TEMPORAL_NAMESPACE": self.client.namespace,
+            "TRIP_TASK_QUEUE": self.task_queue,
+            "FLIGHT_SVC_ADDR": self.addresses["flight"],
+            "HOTEL_SVC_ADDR": self.addresses["hotel"],
+            "CAB_SVC_ADDR": self.addresses["cab"],
+            "ORCHESTRATOR_ADDR": self.addresses["trip"],
+            "FLIGHT_DB": str(self.workdir / "flight.db"),
+            "HOTEL_DB": str(self.workdir / "hotel.db"),
+            "CAB_DB": str(self.workdir / "cab.db"),
+        }
+
+    def _process(self, name: str, module: str) -> ManagedProcess:
+        log = self.workdir / "logs" / f"{name}.log"
+        process = ManagedProcess(module, [], self.env(), log).start()
+        self.processes[name] = process
+        return process
+
+    async def start_service(self, name: str) -> None:
+        self._process(name, f"{name}_svc")
+        await wait_serving(self.addresses[name])
+
+    def start_worker(self) -> ManagedProcess:
+        return self._process("worker", "orchestrator.worker")
+
+    async def start_all(self) -> None:
+        for name in SERVICES:
+            self._process(name, f"{name}_svc")
+        self.start_worker()
+        self._process("trip", "orchestrator.server")
+        for name in (*SERVICES, "trip"):
+            await wait_serving(self.addresses[name])
+
+    def channel(self, name: str) -> grpc.aio.Channel:
+        channel = grpc.aio.insecure_channel(self.addresses[name])
+        self.channels.append(channel)
+        return channel
+
+    def trips(self) -> trip_pb2_grpc.TripServiceAsyncStub:
+        return trip_pb2_grpc.TripServiceStub(self.channel("trip"))
+
+    def flights(self) -> flight_pb2_grpc.FlightServiceAsyncStub:
+        return flight_pb2_grpc.FlightServiceStub(self.channel("flight"))
+
+    async def stop(self) -> None:
+        for channel in self.channels:
+            await channel.close(None)
+        for process in self.processes.values():
+            process.stop()
+
+    def logs(self) -> str:
+        return "\n".join(f"--- {name}\n{p.log_tail(15)}" for name, p in self.processes.items())

@@ -1,0 +1,319 @@
+"""TripService end to end: a real Temporal dev server, the real services on SQLite, the worker and the
+API as real processes, driven over gRPC the way a client would.
+
+Each test books on its own flight date, so inventory checks never see another test's bookings.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import uuid
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+
+import grpc
+import pytest
+from temporalio.service import RPCError, RPCStatusCode
+from temporalio.testing import WorkflowEnvironment
+from tripbooking.flight.v1 import flight_pb2
+from tripbooking.trip.v1 import trip_pb2
+
+from tests.orchestrator.stack import Stack
+from tests.support.processes import ROOT, free_port
+from tests.support.reflection_client import ReflectionClient, error_info
+from tests.support.waiting import wait_for
+
+pytestmark = pytest.mark.temporal
+
+CONFIRMED = trip_pb2.TRIP_STATUS_CONFIRMED
+_days = itertools.count(40)
+
+
+@pytest.fixture(scope="module")
+async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
+        port=free_port(),
+        dev_server_log_level="error",
+    )
+    stack = Stack(env.client, env.client.service_client.config.target_host, tmp_path_factory.mktemp("stack"))
+    try:
+        await stack.start_all()
+        yield stack
+    finally:
+        await stack.stop()
+        await env.shutdown()
+
+
+def book_request(
+    *, customer: str = "alice", rooms: int = 1, hotel: str = "lis-alfama-lodge", wait: bool = True
+) -> trip_pb2.BookTripRequest:
+    day = (datetime.now(UTC) + timedelta(days=next(_days))).date()
+    return trip_pb2.BookTripRequest(
+        request_id=f"it-{uuid.uuid4().hex[:10]}",
+        customer_id=customer,
+        flight=trip_pb2.FlightRequest(flight_number="TB101", date=day.isoformat(), seats=2),
+        hotel=trip_pb2.HotelRequest(
+            hotel_id=hotel,
+            check_in=day.isoformat(),
+            check_out=(day + timedelta(days=2)).isoformat(),
+            rooms=rooms,
+        ),
+        cab=trip_pb2.CabRequest(
+            city="Lisbon",
+            pickup_time=f"{day.isoformat()}T18:00:00Z",
+            pickup_address="Airport",
+            dropoff_address="Alfama",
+        ),
+        wait_for_outcome=wait,
+    )
+
+
+async def seats_left(stack: Stack, date: str) -> int:
+    reply = await stack.flights().SearchFlights(
+        flight_pb2.SearchFlightsRequest(origin="LHR", destination="LIS", date=date)
+    )
+    return next(f.seats_available for f in reply.flights if f.flight_number == "TB101")
+
+
+def step(trip: trip_pb2.Trip, name: str) -> trip_pb2.TripStep:
+    return next(s for s in trip.steps if s.name == name)
+
+
+async def get_trip(stack: Stack, trip_id: str) -> trip_pb2.Trip:
+    return await stack.trips().GetTrip(trip_pb2.GetTripRequest(trip_id=trip_id), timeout=15)
+
+
+async def test_reflection_lists_trip_service_and_health(stack: Stack) -> None:
+    services = await ReflectionClient(stack.channel("trip")).list_services()
+    assert "tripbooking.trip.v1.TripService" in services
+    assert "grpc.health.v1.Health" in services
+
+
+async def test_a_trip_is_confirmed(stack: Stack) -> None:
+    request = book_request()
+    before = await seats_left(stack, request.flight.date)
+    reply = await stack.trips().BookTrip(request, timeout=60)
+    assert reply.trip_id == f"trip-{request.request_id}"
+    trip = reply.trip
+    assert trip.status == CONFIRMED, stack.logs()
+    assert [s.name for s in trip.steps] == ["flight", "hotel", "cab"]
+    assert all(s.status == trip_pb2.STEP_STATUS_BOOKED and s.confirmation_id for s in trip.steps)
+    assert step(trip, "hotel").idempotency_key == f"{reply.trip_id}:hotel"
+    assert trip.hotel.hotel_id == "lis-alfama-lodge" and trip.ends_at.seconds > 0
+    assert await seats_left(stack, request.flight.date) == before - 2
+    fetched = await get_trip(stack, reply.trip_id)
+    assert fetched.status == CONFIRMED and fetched.request_id == request.request_id
+
+
+async def test_sold_out_hotel_fails_the_trip_and_gives_the_seats_back(stack: Stack) -> None:
+    request = book_request(hotel="lis-tiny-inn", rooms=3)
+    before = await seats_left(stack, request.flight.date)
+    trip = (await stack.trips().BookTrip(request, timeout=60)).trip
+    assert trip.status == trip_pb2.TRIP_STATUS_FAILED, stack.logs()
+    assert step(trip, "flight").status == trip_pb2.STEP_STATUS_COMPENSATED
+    assert step(trip, "hotel").status == trip_pb2.STEP_STATUS_FAILED
+    assert "SOLD_OUT" in step(trip, "hotel").last_error
+    assert step(trip, "cab").status == trip_pb2.STEP_STATUS_PENDING
+    assert trip.failure_reason.startswith("hotel:")
+    assert await seats_left(stack, request.flight.date) == before
+
+
+async def test_hotel_down_shows_retries_then_confirms_when_it_is_back(stack: Stack) -> None:
+    stack.processes["hotel"].stop()
+    try:
+        reply = await stack.trips().BookTrip(book_request(wait=False), timeout=30)
+
+        async def hotel_retrying() -> trip_pb2.Trip | None:
+            trip = await get_trip(stack, reply.trip_id)
+            hotel = step(trip, "hotel")
+            retrying = hotel.status == trip_pb2.STEP_STATUS_IN_PROGRESS and hotel.attempts >= 2
+            return trip if retrying and "UNAVAILABLE" in hotel.last_error else None
+
+        trip = await wait_for(hotel_retrying, timeout=30, what="hotel step retrying")
+        assert trip.status == trip_pb2.TRIP_STATUS_BOOKING
+        assert step(trip, "flight").status == trip_pb2.STEP_STATUS_BOOKED
+    finally:
+        await stack.start_service("hotel")
+    await wait_for(lambda: _has_status(stack, reply.trip_id, CONFIRMED), timeout=60, what="confirmed")
+
+
+async def _has_status(
+    stack: Stack, trip_id: str, status: trip_pb2.TripStatus.ValueType
+) -> trip_pb2.Trip | None:
+    trip = await get_trip(stack, trip_id)
+    return trip if trip.status == status else None
+
+
+async def test_a_killed_worker_is_replaced_and_the_trip_still_confirms(stack: Stack) -> None:
+    stack.processes["hotel"].stop()
+    worker_restarted = False
+    try:
+        request = book_request(wait=False)
+        before = await seats_left(stack, request.flight.date)
+        reply = await stack.trips().BookTrip(request, timeout=30)
+
+        async def hotel_tried() -> bool:
+            return step(await get_trip(stack, reply.trip_id), "hotel").attempts >= 1
+
+        await wait_for(hotel_tried, timeout=30, what="hotel step started")
+        stack.processes["worker"].kill()
+        await stack.start_service("hotel")
+        stack.start_worker()
+        worker_restarted = True
+    finally:
+        if not stack.processes["hotel"].running:
+            await stack.start_service("hotel")
+        if not worker_restarted:
+            stack.start_worker()
+    trip = await wait_for(lambda: _has_status(stack, reply.trip_id, CONFIRMED), timeout=90, what="confirmed")
+    assert step(trip, "flight").attempts == 1
+    assert await seats_left(stack, request.flight.date) == before - 2
+
+
+async def test_duplicate_book_trip_makes_one_trip_and_takes_inventory_once(stack: Stack) -> None:
+    request = book_request()
+    before = await seats_left(stack, request.flight.date)
+    replies = await asyncio.gather(*(stack.trips().BookTrip(request, timeout=60) for _ in range(3)))
+    assert {r.trip_id for r in replies} == {f"trip-{request.request_id}"}
+    assert all(r.trip.status == CONFIRMED for r in replies)
+    again = await stack.trips().BookTrip(request, timeout=60)
+    assert again.trip.steps[0].confirmation_id == replies[0].trip.steps[0].confirmation_id
+    assert await seats_left(stack, request.flight.date) == before - 2
+    count = await stack.client.count_workflows(f"WorkflowId = 'trip-{request.request_id}'")
+    assert count.count == 1
+
+    changed = trip_pb2.BookTripRequest()
+    changed.CopyFrom(request)
+    changed.flight.seats = 3
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.trips().BookTrip(changed, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.ALREADY_EXISTS
+
+
+async def test_a_finished_trip_is_answered_without_a_second_workflow(stack: Stack) -> None:
+    request = book_request(hotel="lis-tiny-inn", rooms=3)
+    first = await stack.trips().BookTrip(request, timeout=60)
+    assert first.trip.status == trip_pb2.TRIP_STATUS_FAILED
+
+    async def closed() -> bool:
+        description = await stack.client.get_workflow_handle(first.trip_id).describe()
+        return description.close_time is not None
+
+    await wait_for(closed, timeout=30, what="workflow closed")
+    again = await stack.trips().BookTrip(request, timeout=30)
+    assert again.trip.status == trip_pb2.TRIP_STATUS_FAILED
+    assert again.trip.updated_at == first.trip.updated_at
+
+
+@pytest.mark.parametrize(
+    ("field", "mutate"),
+    [
+        ("request_id", lambda r: setattr(r, "request_id", "")),
+        ("customer_id", lambda r: setattr(r, "customer_id", "")),
+        ("flight.date", lambda r: setattr(r.flight, "date", "2020-01-01")),
+        ("flight.seats", lambda r: setattr(r.flight, "seats", 10)),
+        ("hotel.check_out", lambda r: setattr(r.hotel, "check_out", r.hotel.check_in)),
+        ("hotel.rooms", lambda r: setattr(r.hotel, "rooms", 0)),
+        ("cab.pickup_time", lambda r: setattr(r.cab, "pickup_time", "tomorrow at six")),
+        ("hotel", lambda r: r.ClearField("hotel")),
+    ],
+)
+async def test_bad_input_is_invalid_argument_and_starts_nothing(
+    stack: Stack, field: str, mutate: object
+) -> None:
+    request = book_request()
+    mutate(request)  # type: ignore[operator]
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.trips().BookTrip(request, timeout=30)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (caught.value.details() or "").startswith(f"{field}:")
+    info = error_info(caught.value)
+    assert info is not None and info.metadata["field"] == field
+    if request.request_id:
+        with pytest.raises(RPCError) as missing:
+            await stack.client.get_workflow_handle(f"trip-{request.request_id}").describe()
+        assert missing.value.status == RPCStatusCode.NOT_FOUND
+
+
+async def test_get_trip_of_an_unknown_id_is_not_found(stack: Stack) -> None:
+    for trip_id in ("trip-never-booked", "no-such-thing"):
+        with pytest.raises(grpc.aio.AioRpcError) as caught:
+            await get_trip(stack, trip_id)
+        assert caught.value.code() == grpc.StatusCode.NOT_FOUND
+
+
+async def test_watch_streams_until_a_cancelled_trip_ends(stack: Stack) -> None:
+    request = book_request()
+    before = await seats_left(stack, request.flight.date)
+    booked = await stack.trips().BookTrip(request, timeout=60)
+    assert booked.trip.status == CONFIRMED
+    seen: list[trip_pb2.Trip] = []
+
+    async def watch() -> None:
+        call = stack.trips().WatchTrip(trip_pb2.WatchTripRequest(trip_id=booked.trip_id), timeout=60)
+        async for trip in call:
+            seen.append(trip)
+
+    watching = asyncio.ensure_future(watch())
+    await wait_for(lambda: _true(bool(seen)), timeout=15, what="first watched trip")
+    cancelled = await stack.trips().CancelTrip(
+        trip_pb2.CancelTripRequest(trip_id=booked.trip_id, reason="plans changed"), timeout=60
+    )
+    assert cancelled.status == trip_pb2.TRIP_STATUS_CANCELLED
+    assert cancelled.failure_reason == "plans changed"
+    assert all(s.status == trip_pb2.STEP_STATUS_COMPENSATED for s in cancelled.steps)
+    await asyncio.wait_for(watching, timeout=60)
+    assert seen[0].status == CONFIRMED
+    assert seen[-1].status == trip_pb2.TRIP_STATUS_CANCELLED
+    assert [t.updated_at.ToDatetime() for t in seen] == sorted(t.updated_at.ToDatetime() for t in seen)
+    assert await seats_left(stack, request.flight.date) == before
+
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.trips().CancelTrip(trip_pb2.CancelTripRequest(trip_id=booked.trip_id), timeout=30)
+    assert caught.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+
+
+async def _true(value: bool) -> bool:
+    return value
+
+
+async def test_list_trips_filters_by_customer_and_status(stack: Stack) -> None:
+    customer = f"cust-{uuid.uuid4().hex[:6]}"
+    ok = await stack.trips().BookTrip(book_request(customer=customer), timeout=60)
+    failed = await stack.trips().BookTrip(
+        book_request(customer=customer, hotel="lis-tiny-inn", rooms=3), timeout=60
+    )
+    assert failed.trip.status == trip_pb2.TRIP_STATUS_FAILED
+
+    async def listed(status: trip_pb2.TripStatus.ValueType, expected: set[str]) -> list[trip_pb2.Trip] | None:
+        reply = await stack.trips().ListTrips(
+            trip_pb2.ListTripsRequest(customer_id=customer, status=status),
+            timeout=15,
+        )
+        return list(reply.trips) if {t.trip_id for t in reply.trips} == expected else None
+
+    both = await wait_for(
+        lambda: listed(trip_pb2.TRIP_STATUS_UNSPECIFIED, {ok.trip_id, failed.trip_id}),
+        timeout=20,
+        what="both",
+    )
+    # Visibility order: running trips first, then ended ones.
+    assert [t.trip_id for t in both] == [ok.trip_id, failed.trip_id]
+    assert all(t.customer_id == customer and t.request_id for t in both)
+    only_failed = await wait_for(
+        lambda: listed(trip_pb2.TRIP_STATUS_FAILED, {failed.trip_id}), timeout=20, what="failed only"
+    )
+    assert only_failed[0].status == trip_pb2.TRIP_STATUS_FAILED
+    assert step(only_failed[0], "hotel").status == trip_pb2.STEP_STATUS_FAILED
+
+    page = await stack.trips().ListTrips(
+        trip_pb2.ListTripsRequest(customer_id=customer, page_size=1), timeout=15
+    )
+    assert len(page.trips) == 1 and page.next_page_token
+    rest = await stack.trips().ListTrips(
+        trip_pb2.ListTripsRequest(customer_id=customer, page_size=1, page_token=page.next_page_token),
+        timeout=15,
+    )
+    assert [t.trip_id for t in rest.trips] == [failed.trip_id]
