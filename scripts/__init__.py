@@ -1,0 +1,1 @@
+"""Operator scripts run from the repo root: `python -m scripts.stack|demo|bench`."""
