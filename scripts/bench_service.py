@@ -1,0 +1,211 @@
+"""Benchmark one booking service process: BookFlight latency and throughput on SQLite and PostgreSQL.
+
+Not a test: it prints figures. Each store gets a fresh database and one `python -m flight_svc`
+process; a closed-loop client sends bookings with fresh keys spread over the catalog's flights
+and the next year's dates (so nothing sells out) at each concurrency level.
+
+    .venv/bin/python -m scripts.bench_service                 # both stores, c=1 and c=50
+    .venv/bin/python -m scripts.bench_service --stores sqlite --requests 5000 --profile
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import itertools
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import asyncpg
+import grpc
+import uvloop
+from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
+
+ROOT = Path(__file__).resolve().parents[1]
+ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@dataclass
+class Level:
+    store: str
+    concurrency: int
+    latencies_ms: list[float]
+    errors: int
+    elapsed_s: float
+
+    def pct(self, p: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
+
+    def row(self) -> str:
+        rate = len(self.latencies_ms) / self.elapsed_s if self.elapsed_s else 0.0
+        return (
+            f"{self.store:<9} c={self.concurrency:<3} n={len(self.latencies_ms):<6} err={self.errors:<4} "
+            f"p50={self.pct(50):6.2f} ms  p99={self.pct(99):6.2f} ms  "
+            f"mean={statistics.fmean(self.latencies_ms):6.2f} ms  {rate:8.0f} bookings/s"
+        )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def start_service(
+    db: str, address: str, log: Path, profile: Path | None, log_calls: bool
+) -> subprocess.Popen[bytes]:
+    command = [sys.executable]
+    if profile is not None:
+        command += ["-m", "cProfile", "-o", str(profile)]
+        command += [str(ROOT / "flight_svc" / "__main__.py")]
+    else:
+        command += ["-m", "flight_svc"]
+    command += ["--address", address, "--db", db, "--log-calls", "1" if log_calls else "0"]
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "generated")])}
+    with log.open("ab") as out:
+        return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+
+
+async def wait_serving(address: str, timeout: float = 30) -> None:
+    deadline = time.monotonic() + timeout
+    async with grpc.aio.insecure_channel(address) as channel:
+        stub = health_pb2_grpc.HealthStub(channel)
+        while time.monotonic() < deadline:
+            try:
+                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
+                if reply.status == health_pb2.HealthCheckResponse.SERVING:
+                    return
+            except grpc.aio.AioRpcError:
+                pass
+            await asyncio.sleep(0.05)
+    raise TimeoutError(f"{address} did not become SERVING")
+
+
+def request_stream(flights: list[str]) -> itertools.cycle[tuple[str, str]]:
+    today = datetime.now(UTC).date()
+    pairs = [(f, (today + timedelta(days=d)).isoformat()) for d in range(1, 360) for f in flights]
+    return (
+        itertools.cycle(pairs[i] for i in range(0, len(pairs), 7))
+        if len(pairs) > 7
+        else itertools.cycle(pairs)
+    )
+
+
+async def run_level(
+    stub: flight_pb2_grpc.FlightServiceStub,
+    store: str,
+    concurrency: int,
+    total: int,
+    pairs: itertools.cycle[tuple[str, str]],
+) -> Level:
+    latencies: list[float] = []
+    errors = 0
+    remaining = total
+    run_id = uuid.uuid4().hex[:8]
+
+    async def worker(worker_id: int) -> None:
+        nonlocal remaining, errors
+        n = 0
+        while remaining > 0:
+            remaining -= 1
+            flight, date = next(pairs)
+            request = flight_pb2.BookFlightRequest(
+                idempotency_key=f"bench-{run_id}-{worker_id}-{n}",
+                customer_id="bench",
+                flight_number=flight,
+                date=date,
+                seats=1,
+            )
+            n += 1
+            started = time.perf_counter()
+            try:
+                await stub.BookFlight(request, timeout=30)
+            except grpc.aio.AioRpcError:
+                errors += 1
+                continue
+            latencies.append((time.perf_counter() - started) * 1000)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker(i) for i in range(concurrency)))
+    return Level(store, concurrency, latencies, errors, time.perf_counter() - started)
+
+
+async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> list[Level]:
+    dsn = ""
+    if store == "postgres":
+        dsn_name = f"bench_service_{uuid.uuid4().hex[:8]}"
+        admin = await asyncpg.connect(ADMIN_DSN)
+        await admin.execute(f'CREATE DATABASE "{dsn_name}"')
+        await admin.close()
+        dsn = ADMIN_DSN.rsplit("/", 1)[0] + "/" + dsn_name
+        db = dsn
+    else:
+        db = str(workdir / f"flight-{uuid.uuid4().hex[:6]}.db")
+    address = f"127.0.0.1:{free_port()}"
+    profile = workdir / f"profile-{store}.pstats" if args.profile else None
+    process = start_service(db, address, workdir / f"flight-{store}.log", profile, args.log_calls)
+    levels: list[Level] = []
+    try:
+        await wait_serving(address)
+        async with grpc.aio.insecure_channel(address) as channel:
+            stub = flight_pb2_grpc.FlightServiceStub(channel)
+            flights = [
+                f.flight_number for f in (await stub.SearchFlights(flight_pb2.SearchFlightsRequest())).flights
+            ]
+            pairs = request_stream(flights)
+            await run_level(
+                stub, store, 10, min(500, args.requests), pairs
+            )  # warm-up: caches, pools, JIT-free paths
+            for concurrency in args.concurrency:
+                level = await run_level(stub, store, concurrency, args.requests, pairs)
+                print(level.row(), flush=True)
+                levels.append(level)
+    finally:
+        process.send_signal(signal.SIGINT if profile is not None else signal.SIGTERM)
+        process.wait(30)
+        if dsn:
+            admin = await asyncpg.connect(ADMIN_DSN)
+            await admin.execute(f'DROP DATABASE IF EXISTS "{dsn.rsplit("/", 1)[1]}" WITH (FORCE)')
+            await admin.close()
+    if profile is not None:
+        import pstats
+
+        print(f"--- cProfile of the service ({store}), top 25 by cumulative time ---")
+        pstats.Stats(str(profile)).sort_stats("tottime").print_stats(25)
+    return levels
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--stores", default="sqlite,postgres", help="comma-separated: sqlite, postgres")
+    parser.add_argument("--concurrency", default="1,50", help="comma-separated concurrency levels")
+    parser.add_argument("--requests", type=int, default=3000, help="bookings per level")
+    parser.add_argument("--log-calls", type=int, default=1, help="service call log on (1) or off (0)")
+    parser.add_argument(
+        "--profile", action="store_true", help="run the service under cProfile and print the top"
+    )
+    args = parser.parse_args()
+    args.concurrency = [int(c) for c in args.concurrency.split(",")]
+    log_state = "on" if args.log_calls else "off"
+    print(f"BookFlight, one flight_svc process, {args.requests} bookings per level, call log {log_state}")
+    with tempfile.TemporaryDirectory(prefix="bench-service-") as tmp:
+        for store in args.stores.split(","):
+            await bench_store(store.strip(), args, Path(tmp))
+
+
+if __name__ == "__main__":
+    uvloop.run(main())
