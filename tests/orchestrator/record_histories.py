@@ -1,0 +1,120 @@
+"""Re-record the workflow histories that test_replay.py replays.
+
+Run `.venv/bin/python -m tests.orchestrator.record_histories` after an *intended* change to the
+commands TripWorkflow issues (one put behind `workflow.patched(...)`), and commit the new JSON next to
+the old ones rather than over them when running trips may still carry the old shape: the point of the
+replay test is that every history ever recorded keeps replaying.
+
+Each history is a real run on the time-skipping test server with scripted activities
+(tests/orchestrator/fakes.py), so it holds retries, compensations, timers, updates and memo upserts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+
+from temporalio.client import WorkflowFailureError, WorkflowHandle
+from temporalio.testing import WorkflowEnvironment
+
+from orchestrator.models import AttachRequest, CancelRequest, TripInput, TripState, TripStatus
+from orchestrator.search_attributes import ensure_search_attributes
+from orchestrator.worker import build_worker
+from orchestrator.workflows import TripWorkflow
+from tests.orchestrator.fakes import HANG, Answer, FakeServices, refusal, transient, trip_input
+from tests.support.waiting import wait_for
+
+HISTORIES = Path(__file__).resolve().parent / "histories"
+TEST_SERVER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal-test-server"
+
+Handle = WorkflowHandle[TripWorkflow, TripState]
+
+
+async def _finish(handle: Handle) -> None:
+    # FAILED and CANCELLED trips end their workflow as failed: that is what we record.
+    with contextlib.suppress(WorkflowFailureError):
+        await handle.result()
+
+
+async def _completed(handle: Handle, fake: FakeServices, trip: TripInput) -> None:
+    """Happy path with one retried step, joined by a BookTrip update, completed by its timer."""
+    await handle.execute_update(TripWorkflow.attach, AttachRequest(trip.fingerprint, wait_for_outcome=True))
+    await _finish(handle)
+
+
+async def _failed(handle: Handle, fake: FakeServices, trip: TripInput) -> None:
+    """Hotel refused (SOLD_OUT); the flight's compensation fails once, then succeeds."""
+    await _finish(handle)
+
+
+async def _cancelled(handle: Handle, fake: FakeServices, trip: TripInput) -> None:
+    """Confirmed, then CancelTrip: every step undone, newest first."""
+    await wait_for(lambda: _status_is(handle, TripStatus.CONFIRMED), timeout=20, what="confirmed")
+    await handle.execute_update(TripWorkflow.cancel, CancelRequest("plans changed"))
+    await _finish(handle)
+
+
+async def _cancelled_mid_step(handle: Handle, fake: FakeServices, trip: TripInput) -> None:
+    """Cancelled through Temporal while the hotel call hangs: compensation still runs."""
+    await wait_for(lambda: _called(fake, "reserve_hotel"), timeout=20, what="hotel call")
+    await handle.cancel()
+    await _finish(handle)
+
+
+async def _status_is(handle: Handle, status: TripStatus) -> bool:
+    return (await handle.query(TripWorkflow.get_trip)).status == status
+
+
+async def _called(fake: FakeServices, name: str) -> bool:
+    return name in fake.names()
+
+
+Scenario = Callable[[Handle, FakeServices, TripInput], Awaitable[None]]
+SCENARIOS: dict[str, tuple[dict[str, list[Answer]], Scenario]] = {
+    "completed": ({"book_flight": [transient("UNAVAILABLE")]}, _completed),
+    "failed_compensated": (
+        {
+            "reserve_hotel": [refusal("FAILED_PRECONDITION", "SOLD_OUT")],
+            "cancel_flight": [transient("INTERNAL")],
+        },
+        _failed,
+    ),
+    "cancelled": ({}, _cancelled),
+    "cancelled_mid_step": ({"reserve_hotel": [HANG]}, _cancelled_mid_step),
+}
+
+
+async def record() -> dict[str, str]:
+    """Run every scenario; return name -> history JSON."""
+    histories: dict[str, str] = {}
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    try:
+        await ensure_search_attributes(env.client)
+        for name, (script, scenario) in SCENARIOS.items():
+            fake = FakeServices(script={key: list(answers) for key, answers in script.items()})
+            task_queue = f"record-{uuid.uuid4().hex[:8]}"
+            trip = trip_input(f"history-{name}", await env.get_current_time(), attempt_timeout=30)
+            async with build_worker(env.client, task_queue, fake.all()):
+                handle = await env.client.start_workflow(
+                    TripWorkflow.run, trip, id=trip.trip_id, task_queue=task_queue
+                )
+                await scenario(handle, fake, trip)
+                histories[name] = (await handle.fetch_history()).to_json()
+    finally:
+        await env.shutdown()
+    return histories
+
+
+def main() -> None:
+    HISTORIES.mkdir(parents=True, exist_ok=True)
+    for name, history in asyncio.run(record()).items():
+        path = HISTORIES / f"{name}.json"
+        path.write_text(history + "\n")
+        print(f"wrote {path}")
+
+
+if __name__ == "__main__":
+    main()

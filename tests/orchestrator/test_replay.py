@@ -1,0 +1,39 @@
+"""Every recorded TripWorkflow history must replay on today's workflow code.
+
+A trip lives for weeks, so a worker running new code replays histories written by old code. A change
+that alters the commands a trip issues without `workflow.patched(...)` fails here. To add histories
+after an intended change, see tests/orchestrator/record_histories.py.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from temporalio.client import WorkflowHistory
+from temporalio.worker import Replayer
+
+from orchestrator.worker import workflow_runner
+from orchestrator.workflows import TripWorkflow
+
+HISTORIES = {
+    path.stem: path.read_text()
+    for path in sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))
+}
+
+
+def test_the_four_scenarios_are_recorded() -> None:
+    assert set(HISTORIES) >= {
+        "completed",
+        "failed_compensated",
+        "cancelled",
+        "cancelled_mid_step",
+    }
+
+
+@pytest.mark.parametrize("name", sorted(HISTORIES))
+async def test_history_replays_cleanly(name: str) -> None:
+    history = WorkflowHistory.from_json(f"replay-{name}", HISTORIES[name])
+    replayer = Replayer(workflows=[TripWorkflow], workflow_runner=workflow_runner())
+    result = await replayer.replay_workflow(history, raise_on_replay_failure=False)
+    assert result.replay_failure is None, f"{name}: {result.replay_failure}"
