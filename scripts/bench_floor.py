@@ -27,7 +27,7 @@ from temporalio.common import WorkflowIDConflictPolicy
 from scripts.bench_floor_worker import add_worker_flags, build_worker
 from scripts.bench_floor_workflow import FloorWorkflow
 from scripts.bench_measure import ProcessMeter, run_load
-from scripts.bench_temporal_probe import wait_for_pollers
+from scripts.stack_health import wait_for_pollers
 from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import (
     ROOT,

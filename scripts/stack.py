@@ -1,0 +1,329 @@
+"""`make up`: the whole trip-booking stack in the foreground; Ctrl-C stops it cleanly.
+
+Starts the Temporal dev server (or uses one already running), the flight, hotel
+and cab services, the orchestrator worker and the TripService API, each after
+the one before it is healthy, and prints every address. SIGINT or SIGTERM stops
+the children newest first and exits 0. `Stack` is the same thing as a library,
+for the demo, the benchmark and tests, on any ports.
+
+    python -m scripts.stack                         # everything, state in var/
+    python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import os
+import signal
+import socket
+import sys
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import TracebackType
+from typing import Literal, TextIO
+
+from scripts.stack_health import wait_for_pollers, wait_grpc_serving
+from scripts.stack_process import ChildProcess
+from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
+
+SERVICES = ("flight", "hotel", "cab")
+
+
+def free_port() -> int:
+    """A TCP port nothing listens on right now."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@dataclass
+class StackPorts:
+    """Where each part listens; the defaults are DESIGN.md's."""
+
+    temporal: int = 7233
+    ui: int | None = 8233
+    api: int = 50050
+    flight: int = 50051
+    hotel: int = 50052
+    cab: int = 50053
+
+    @classmethod
+    def free(cls, ui: bool = False) -> StackPorts:
+        """Fresh ports, so a test or benchmark never collides with `make up`."""
+        return cls(
+            free_port(), free_port() if ui else None, free_port(), free_port(), free_port(), free_port()
+        )
+
+
+@dataclass
+class StackOptions:
+    """What to start and how. `echo` gets every child's output prefixed; else it goes to `log_dir`."""
+
+    ports: StackPorts = field(default_factory=StackPorts)
+    state_dir: Path = ROOT / "var"
+    temporal: Literal["dev", "external"] = "dev"
+    temporal_address: str | None = None  # for "external"; default TEMPORAL_ADDRESS or localhost:7233
+    namespace: str = "default"
+    task_queue: str = "trip-booking"
+    server: TemporalDevServer | None = None  # dev-server settings; ports and db file are filled in
+    echo: TextIO | None = None
+    log_dir: Path | None = None
+    env: dict[str, str] = field(default_factory=dict)  # extra environment for every Python child
+    use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
+    ready_timeout: float = 90.0
+
+
+class Stack:
+    """The running stack; `async with Stack(options) as stack:` starts it and always stops it."""
+
+    def __init__(self, options: StackOptions) -> None:
+        self.options = options
+        self.children: list[ChildProcess] = []
+        self.temporal_address = self._temporal_address()
+
+    def _temporal_address(self) -> str:
+        opts = self.options
+        if opts.temporal == "external":
+            return opts.temporal_address or os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
+        return f"127.0.0.1:{opts.ports.temporal}"
+
+    @property
+    def addresses(self) -> dict[str, str]:
+        ports = self.options.ports
+        return {
+            "api": f"localhost:{ports.api}",
+            "flight": f"localhost:{ports.flight}",
+            "hotel": f"localhost:{ports.hotel}",
+            "cab": f"localhost:{ports.cab}",
+            "temporal": self.temporal_address,
+        }
+
+    @property
+    def ui_url(self) -> str | None:
+        ports = self.options.ports
+        if self.options.temporal == "external" or ports.ui is None:
+            return None
+        return f"http://127.0.0.1:{ports.ui}"
+
+    def pids(self) -> dict[str, int]:
+        """Process id of every child by name (for CPU and memory meters)."""
+        return {child.name: child.pid for child in self.children if child.running}
+
+    def child_env(self) -> dict[str, str]:
+        """The environment DESIGN.md names, pointing every process at this stack."""
+        opts = self.options
+        env = {
+            "TEMPORAL_ADDRESS": self.temporal_address,
+            "TEMPORAL_NAMESPACE": opts.namespace,
+            "TRIP_TASK_QUEUE": opts.task_queue,
+            "ORCHESTRATOR_ADDR": self.addresses["api"],
+        }
+        for name in SERVICES:
+            key = name.upper()
+            env[f"{key}_SVC_ADDR"] = self.addresses[name]
+            db = os.environ.get(f"{key}_DB") if opts.use_env_dbs else None
+            env[f"{key}_DB"] = db or str(opts.state_dir / f"{name}.db")
+        return {**env, **opts.env}
+
+    def _child(self, name: str, argv: list[str]) -> ChildProcess:
+        opts = self.options
+        log_path = opts.log_dir / f"{name}.log" if opts.log_dir is not None else None
+        env = self.child_env() if name != "temporal" else {}
+        return ChildProcess(name, argv, env=env, cwd=ROOT, echo=opts.echo, log_path=log_path)
+
+    async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[object]]) -> None:
+        """Start `child` and wait for `probe`; fail early, with its exit code, if it dies first."""
+        self.children.append(child)
+        await child.start()
+        ready = asyncio.ensure_future(asyncio.wait_for(probe(), self.options.ready_timeout))
+        died = asyncio.ensure_future(child.wait())
+        done, _ = await asyncio.wait({ready, died}, return_when=asyncio.FIRST_COMPLETED)
+        if ready in done:
+            died.cancel()
+            ready.result()
+            return
+        ready.cancel()
+        with contextlib.suppress(BaseException):
+            await ready
+        raise RuntimeError(f"{child.name} exited with code {died.result()} before it was ready")
+
+    async def start(self) -> Stack:
+        """Start every part in dependency order; on any failure stop what was started and raise."""
+        try:
+            await self._start_all()
+        except BaseException:
+            await self.stop()
+            raise
+        return self
+
+    async def _start_all(self) -> None:
+        opts = self.options
+        opts.state_dir.mkdir(parents=True, exist_ok=True)
+        if opts.temporal == "dev":
+            server = opts.server or TemporalDevServer()
+            server.port = opts.ports.temporal
+            server.ui_port = opts.ports.ui
+            server.namespace = opts.namespace
+            if server.db_filename is None:
+                server.db_filename = opts.state_dir / "temporal.db"
+            await self._start_ready(
+                self._child("temporal", server.argv()),
+                lambda: wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout),
+            )
+        else:
+            await wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout)
+        await asyncio.gather(
+            *(
+                self._start_ready(
+                    self._child(name, [sys.executable, "-m", f"{name}_svc"]),
+                    lambda name=name: wait_grpc_serving(self.addresses[name], opts.ready_timeout),  # type: ignore[misc]
+                )
+                for name in SERVICES
+            )
+        )
+        client = await wait_temporal_ready(self.temporal_address, opts.namespace)
+        worker = self._child("worker", [sys.executable, "-m", "orchestrator.worker"])
+        await self._start_ready(
+            worker, lambda: wait_for_pollers(client, opts.task_queue, worker.pid, opts.ready_timeout)
+        )
+        await self._start_ready(
+            self._child("api", [sys.executable, "-m", "orchestrator.server"]),
+            lambda: wait_grpc_serving(self.addresses["api"], opts.ready_timeout),
+        )
+
+    async def stop(self) -> dict[str, int | None]:
+        """Stop the children newest first (API before worker before services before Temporal)."""
+        codes: dict[str, int | None] = {}
+        for child in reversed(self.children):
+            codes[child.name] = await child.stop()
+        self.children.clear()
+        return codes
+
+    async def wait_any_exit(self) -> ChildProcess:
+        """Return the first child that exits on its own."""
+        waits = {asyncio.ensure_future(child.wait()): child for child in self.children}
+        done, pending = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+        for task in pending:
+            task.cancel()
+        return waits[next(iter(done))]
+
+    async def __aenter__(self) -> Stack:
+        return await self.start()
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.stop()
+
+    def describe(self) -> str:
+        """Every address a user needs, one per line."""
+        lines = [
+            f"  TripService API   {self.addresses['api']}  (grpcurl -plaintext {self.addresses['api']} list)",
+            f"  flight service    {self.addresses['flight']}",
+            f"  hotel service     {self.addresses['hotel']}",
+            f"  cab service       {self.addresses['cab']}",
+            f"  Temporal          {self.temporal_address}   namespace {self.options.namespace}, "
+            f"task queue {self.options.task_queue}",
+        ]
+        if self.ui_url:
+            lines.append(f"  Temporal Web UI   {self.ui_url}")
+        return "\n".join(lines)
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.stack",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--temporal",
+        choices=["dev", "external"],
+        default=os.environ.get("STACK_TEMPORAL", "dev"),
+        help="start a dev server, or use the one at TEMPORAL_ADDRESS [env STACK_TEMPORAL]",
+    )
+    parser.add_argument("--state-dir", type=Path, default=ROOT / "var", help="databases (default var/)")
+    parser.add_argument("--log-dir", type=Path, default=None, help="also write each child's log here")
+    return parser.parse_args(argv)
+
+
+def _port_of(address: str) -> int:
+    return int(address.rsplit(":", 1)[1])
+
+
+def ports_from_env() -> StackPorts:
+    """DESIGN.md's ports, moved by the usual *_ADDR variables if they are set."""
+    env = os.environ
+    ports = StackPorts()
+    variables = {
+        "api": "ORCHESTRATOR_ADDR",
+        "flight": "FLIGHT_SVC_ADDR",
+        "hotel": "HOTEL_SVC_ADDR",
+        "cab": "CAB_SVC_ADDR",
+        "temporal": "TEMPORAL_ADDRESS",
+    }
+    for name, var in variables.items():
+        if env.get(var):
+            setattr(ports, name, _port_of(env[var]))
+    ports.ui = ports.temporal + 1000
+    return ports
+
+
+async def run_foreground(args: argparse.Namespace) -> int:
+    """Start, print the addresses, and wait for a signal or a child that dies."""
+    options = StackOptions(
+        ports=ports_from_env(),
+        state_dir=args.state_dir,
+        temporal=args.temporal,
+        namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
+        task_queue=os.environ.get("TRIP_TASK_QUEUE", "trip-booking"),
+        echo=sys.stdout,
+        log_dir=args.log_dir,
+        use_env_dbs=True,
+    )
+    stack = Stack(options)
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stopping.set)
+    starting = asyncio.ensure_future(stack.start())
+    stop_wait = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({starting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        print("stack: stopping before start-up finished", flush=True)
+        starting.cancel()
+        with contextlib.suppress(BaseException):
+            await starting
+        return 0
+    stop_wait.cancel()
+    if starting.exception() is not None:
+        print(f"stack: start-up failed: {starting.exception()}", file=sys.stderr, flush=True)
+        return 1
+    print("stack: ready (Ctrl-C stops everything)\n" + stack.describe(), flush=True)
+    exited = asyncio.ensure_future(stack.wait_any_exit())
+    stop_wait = asyncio.ensure_future(stopping.wait())
+    await asyncio.wait({exited, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
+    code = 0
+    if exited.done():
+        child = exited.result()
+        print(f"stack: {child.name} exited unexpectedly (code {child.process and child.process.returncode})",
+              file=sys.stderr, flush=True)  # fmt: skip
+        code = 1
+    else:
+        exited.cancel()
+    print("stack: stopping", flush=True)
+    codes = await stack.stop()
+    print("stack: stopped (" + ", ".join(f"{name} {rc}" for name, rc in codes.items()) + ")", flush=True)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    args = parse_args(argv)
+    sys.exit(asyncio.run(run_foreground(args)))
+
+
+if __name__ == "__main__":
+    main()
