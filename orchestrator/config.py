@@ -75,9 +75,9 @@ _OPTIONS: list[tuple[str, str, str, type, str]] = [
 ]
 
 
-def parse_settings(description: str, argv: Sequence[str] | None = None) -> Settings:
+def parse_settings(prog: str, description: str, argv: Sequence[str] | None = None) -> Settings:
     """Flags override the environment, which overrides the defaults."""
-    parser = argparse.ArgumentParser(description=description)
+    parser = argparse.ArgumentParser(prog=prog, description=description)
     for flag, env, default, kind, text in _OPTIONS:
         parser.add_argument(
             flag,

@@ -48,7 +48,11 @@ async def serve(settings: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = parse_settings("Serve tripbooking.trip.v1.TripService (BookTrip, GetTrip, ...).", argv)
+    settings = parse_settings(
+        "python -m orchestrator.server",
+        "Serve tripbooking.trip.v1.TripService (BookTrip, GetTrip, ...).",
+        argv,
+    )
     run(lambda: serve(settings))
 
 

@@ -91,7 +91,11 @@ async def serve(settings: Settings) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> None:
-    settings = parse_settings("Run the TripWorkflow worker (the saga and its booking activities).", argv)
+    settings = parse_settings(
+        "python -m orchestrator.worker",
+        "Run the TripWorkflow worker (the saga and its booking activities).",
+        argv,
+    )
     run(lambda: serve(settings))
 
 

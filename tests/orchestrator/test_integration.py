@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import asyncio
 import itertools
+import json
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -317,3 +319,30 @@ async def test_list_trips_filters_by_customer_and_status(stack: Stack) -> None:
         timeout=15,
     )
     assert [t.trip_id for t in rest.trips] == [failed.trip_id]
+
+
+async def test_tripctl_books_and_shows_a_trip(stack: Stack) -> None:
+    request = book_request()
+    flags = [
+        "--request-id", request.request_id, "--customer", "carol", "--flight", "TB101",
+        "--date", request.flight.date, "--hotel", request.hotel.hotel_id,
+        "--check-in", request.hotel.check_in, "--check-out", request.hotel.check_out,
+        "--city", "Lisbon", "--pickup-time", request.cab.pickup_time,
+        "--pickup-address", "Airport", "--dropoff-address", "Alfama", "--wait",
+    ]  # fmt: skip
+    booked = await tripctl(stack, "book", *flags)
+    assert booked[0] == 0, booked[2]
+    assert json.loads(booked[1])["trip"]["status"] == "TRIP_STATUS_CONFIRMED"
+    shown = await tripctl(stack, "get", f"trip-{request.request_id}")
+    assert shown[0] == 0 and json.loads(shown[1])["customer_id"] == "carol"
+    missing = await tripctl(stack, "get", "trip-nope")
+    assert missing[0] == 1 and "NOT_FOUND" in missing[2]
+
+
+async def tripctl(stack: Stack, *args: str) -> tuple[int, str, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "orchestrator.cli", "--address", stack.addresses["trip"], *args,
+        cwd=ROOT, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await process.communicate()
+    return process.returncode or 0, out.decode(), err.decode()

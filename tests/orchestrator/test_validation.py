@@ -1,0 +1,98 @@
+"""BookTrip validation and the retry table, as plain functions (no servers)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+
+import pytest
+from tripbooking.trip.v1 import trip_pb2
+
+from booking_runtime.errors import InvalidArgument
+from orchestrator import retry
+from orchestrator.models import TripStatus
+from orchestrator.servicer import list_query
+from orchestrator.validation import parse_book_request
+
+TODAY = date(2027, 1, 10)
+
+
+def valid() -> trip_pb2.BookTripRequest:
+    return trip_pb2.BookTripRequest(
+        request_id="r-1:a_b.c",
+        customer_id="alice",
+        flight=trip_pb2.FlightRequest(flight_number="TB101", date="2027-03-01", seats=2),
+        hotel=trip_pb2.HotelRequest(
+            hotel_id="lis-alfama-lodge", check_in="2027-03-01", check_out="2027-03-04", rooms=1
+        ),
+        cab=trip_pb2.CabRequest(
+            city="Lisbon",
+            pickup_time="2027-03-01T18:00:00+01:00",
+            pickup_address="Airport",
+            dropoff_address="Alfama",
+        ),
+    )
+
+
+def test_a_valid_request_becomes_a_trip_request_with_a_stable_fingerprint() -> None:
+    request = parse_book_request(valid(), TODAY)
+    assert request.flight.seats == 2 and request.hotel.check_out == "2027-03-04"
+    assert request.fingerprint() == parse_book_request(valid(), TODAY).fingerprint()
+    other = valid()
+    other.hotel.rooms = 2
+    assert parse_book_request(other, TODAY).fingerprint() != request.fingerprint()
+
+
+def _set(path: str, value: object) -> Callable[[trip_pb2.BookTripRequest], None]:
+    def mutate(request: trip_pb2.BookTripRequest) -> None:
+        *parents, name = path.split(".")
+        target = request
+        for parent in parents:
+            target = getattr(target, parent)
+        setattr(target, name, value)
+
+    return mutate
+
+
+@pytest.mark.parametrize(
+    ("field", "mutate"),
+    [
+        ("request_id", _set("request_id", "has space")),
+        ("request_id", _set("request_id", "x" * 129)),
+        ("customer_id", _set("customer_id", "  ")),
+        ("flight.flight_number", _set("flight.flight_number", "")),
+        ("flight.date", _set("flight.date", "2027-3-1")),
+        ("flight.date", _set("flight.date", "2027-01-09")),
+        ("flight.seats", _set("flight.seats", 0)),
+        ("hotel.check_in", _set("hotel.check_in", "someday")),
+        ("hotel.check_out", _set("hotel.check_out", "2027-02-28")),
+        ("hotel.rooms", _set("hotel.rooms", 10)),
+        ("cab.pickup_time", _set("cab.pickup_time", "2027-03-01T18:00:00")),
+        ("cab.pickup_time", _set("cab.pickup_time", "2027-01-01T18:00:00Z")),
+        ("cab.dropoff_address", _set("cab.dropoff_address", "")),
+        ("cab", lambda r: r.ClearField("cab")),
+    ],
+)
+def test_bad_input_names_the_field(field: str, mutate: Callable[[trip_pb2.BookTripRequest], None]) -> None:
+    request = valid()
+    mutate(request)
+    with pytest.raises(InvalidArgument) as caught:
+        parse_book_request(request, TODAY)
+    assert caught.value.field == field
+    assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_retry_table_matches_the_design() -> None:
+    for code in ("UNAVAILABLE", "DEADLINE_EXCEEDED", "RESOURCE_EXHAUSTED", "ABORTED", "INTERNAL", "UNKNOWN"):
+        assert retry.judge(code) == retry.Verdict(retryable=True, certainly_unbooked=False)
+    for code in ("FAILED_PRECONDITION", "NOT_FOUND", "INVALID_ARGUMENT", "ALREADY_EXISTS"):
+        assert retry.judge(code) == retry.Verdict(retryable=False, certainly_unbooked=True)
+    assert retry.judge(retry.TIMEOUT).retryable
+    assert [retry.backoff_seconds(n) for n in range(8)] == [0.2, 0.4, 0.8, 1.6, 3.2, 6.4, 10.0, 10.0]
+
+
+def test_list_query_quotes_its_values() -> None:
+    assert list_query("", None) == "WorkflowType = 'TripWorkflow'"
+    assert list_query("o'hara", TripStatus.FAILED) == (
+        "WorkflowType = 'TripWorkflow' AND TripCustomerId = 'o\\'hara' AND TripStatus = 'TRIP_STATUS_FAILED'"
+    )
