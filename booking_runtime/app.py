@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import grpc
+import sqlalchemy as sa
 
 from booking_runtime.catalog import load_catalog, read_catalog_file, seed_catalog
 from booking_runtime.config import ServiceConfig
@@ -49,8 +50,8 @@ async def open_app(definition: BookingServiceDef, db_target: str) -> BookingApp:
     db = Database(db_target, schema=definition.name)
     items = read_catalog_file(definition.catalog_file, definition.catalog_key)
 
-    async def seed(conn: Any) -> None:
-        await seed_catalog(db, conn, items, definition.catalog_key)
+    def seed(conn: sa.Connection) -> None:
+        seed_catalog(db, conn, items, definition.catalog_key)
 
     await db.create_schema(metadata, seed)
     return BookingApp(

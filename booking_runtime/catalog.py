@@ -12,7 +12,6 @@ from pathlib import Path
 from typing import Any
 
 import sqlalchemy as sa
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking_runtime.storage import Database
 from booking_runtime.tables import catalog
@@ -34,16 +33,12 @@ def read_catalog_file(path: Path, key: str) -> list[dict[str, Any]]:
     return items
 
 
-async def seed_catalog(
-    db: Database, conn: AsyncConnection, items: Sequence[Mapping[str, Any]], key: str
-) -> None:
+def seed_catalog(db: Database, conn: sa.Connection, items: Sequence[Mapping[str, Any]], key: str) -> None:
     """Insert the items that are not there yet; existing rows are left alone (first start wins)."""
     if not items:
         return
     rows = [{"item_id": item[key], "data": dict(item)} for item in items]
-    await conn.execute(
-        db.insert(catalog).values(rows).on_conflict_do_nothing(index_elements=[catalog.c.item_id])
-    )
+    conn.execute(db.insert(catalog).values(rows).on_conflict_do_nothing(index_elements=[catalog.c.item_id]))
 
 
 async def load_catalog(db: Database) -> dict[str, dict[str, Any]]:

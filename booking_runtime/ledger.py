@@ -18,7 +18,6 @@ from typing import Any
 
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
-from sqlalchemy.ext.asyncio import AsyncConnection
 
 from booking_runtime.errors import (
     Aborted,
@@ -118,38 +117,62 @@ def _merge(units: Iterable[Unit]) -> list[Unit]:
 
 
 class Ledger:
-    """Book, cancel and read bookings of one service, and read what is taken for searches."""
+    """Book, cancel and read bookings of one service, and read what is taken for searches.
+
+    Statements are built once: building a Core statement costs more than running it on SQLite.
+    The write paths are plain functions of a connection, run by `Database.write` as one
+    transaction each.
+    """
 
     def __init__(self, db: Database, id_prefix: str, unit_name: str = "units") -> None:
         self._db = db
         self._prefix = id_prefix
         self._unit_name = unit_name
-        self._booking_cols = list(bookings.c)
+        cols = list(bookings.c)
+        inv = inventory.c
+        self._claim = (
+            db.insert(bookings)
+            .on_conflict_do_nothing(index_elements=[bookings.c.idempotency_key])
+            .returning(bookings.c.booking_id)
+        )
+        upsert = db.insert(inventory)
+        self._take_one = upsert.on_conflict_do_update(
+            index_elements=[inv.resource, inv.slot],
+            set_={"taken": inv.taken + upsert.excluded.taken},
+            where=(inv.taken + upsert.excluded.taken) <= inv.capacity,
+        ).returning(inv.taken)
+        self._select = sa.select(*cols).where(bookings.c.idempotency_key == sa.bindparam("b_key"))
+        self._level = sa.select(inv.capacity, inv.taken).where(
+            inv.resource == sa.bindparam("b_resource"), inv.slot == sa.bindparam("b_slot")
+        )
+        self._cancel = (
+            sa.update(bookings)
+            .where(bookings.c.idempotency_key == sa.bindparam("b_key"), bookings.c.status == BOOKED)
+            .values(status=CANCELLED, updated_at=sa.bindparam("b_now"))
+            .returning(*cols)
+        )
+        self._give_back = (
+            sa.update(inventory)
+            .where(inv.resource == sa.bindparam("b_resource"), inv.slot == sa.bindparam("b_slot"))
+            .values(taken=inv.taken - sa.bindparam("b_quantity"))
+        )
 
     def _new_id(self) -> str:
         return f"{self._prefix}-{secrets.token_hex(6).upper()}"
 
-    async def _select(self, conn: AsyncConnection, key: str) -> BookingRecord | None:
-        query = sa.select(*self._booking_cols).where(bookings.c.idempotency_key == key)
-        row = (await conn.execute(query)).first()
+    def _read(self, conn: sa.Connection, key: str) -> BookingRecord | None:
+        row = conn.execute(self._select, {"b_key": key}).first()
         return _record(row) if row is not None else None
 
     async def book(self, request: BookingRequest) -> BookingRecord:
         """Take the units and record the booking, or return the first result for a retried key."""
-        try:
-            return await self._book(request)
-        except DBAPIError as exc:
-            raise _storage_error(exc) from exc
-
-    async def _book(self, request: BookingRequest) -> BookingRecord:
         now = utc_now()
         units = _merge(request.units)
-        fingerprint = request.fingerprint
         values = {
             "idempotency_key": request.idempotency_key,
             "booking_id": self._new_id(),
             "status": BOOKED,
-            "fingerprint": fingerprint,
+            "fingerprint": request.fingerprint,
             "customer_id": request.customer_id,
             "details": dict(request.details),
             "units": [[u.resource, u.slot, u.quantity] for u in units],
@@ -158,58 +181,42 @@ class Ledger:
             "created_at": now,
             "updated_at": now,
         }
-        async with self._db.write() as conn:
-            # Claim the key first: a concurrent call with the same key waits here, then re-reads.
-            claim = (
-                self._db.insert(bookings)
-                .values(values)
-                .on_conflict_do_nothing(index_elements=[bookings.c.idempotency_key])
-                .returning(bookings.c.booking_id)
-            )
-            if (await conn.execute(claim)).first() is None:
-                existing = await self._select(conn, request.idempotency_key)
-                assert existing is not None
-                return self._replay(existing, fingerprint, request.idempotency_key)
-            short = next((u for u in units if u.quantity > u.capacity), None)
-            if short is None and units:
-                short = await self._take(conn, units)
-            if short is not None:
-                available = await self._available(conn, short)
+        try:
+            return await self._db.write(self._book_tx, values, units)
+        except DBAPIError as exc:
+            raise _storage_error(exc) from exc
+
+    def _book_tx(self, conn: sa.Connection, values: dict[str, Any], units: list[Unit]) -> BookingRecord:
+        """One transaction: claim the key, then take every unit in (resource, slot) order."""
+        # Claiming first makes a concurrent call with the same key wait here, then re-read.
+        if conn.execute(self._claim, values).first() is None:
+            existing = self._read(conn, values["idempotency_key"])
+            assert existing is not None
+            return self._replay(existing, values["fingerprint"], values["idempotency_key"])
+        for unit in units:
+            fits = unit.quantity <= unit.capacity
+            if fits:
+                params = {"resource": unit.resource, "slot": unit.slot, "capacity": unit.capacity}
+                fits = conn.execute(self._take_one, {**params, "taken": unit.quantity}).first() is not None
+            if not fits:
                 # Raising rolls the whole transaction back: the key is not claimed, nothing is taken.
-                raise FailedPrecondition(
-                    "SOLD_OUT",
-                    f"only {available} {self._unit_name} left on {short.resource} for {short.slot}, "
-                    f"{short.quantity} requested",
-                    metadata={
-                        "resource": short.resource,
-                        "slot": short.slot,
-                        "requested": str(short.quantity),
-                        "available": str(available),
-                    },
-                )
+                raise self._sold_out(conn, unit)
         return _record_from_values(values)
 
-    async def _take(self, conn: AsyncConnection, units: Sequence[Unit]) -> Unit | None:
-        """Add every unit in one upsert; return a unit that did not fit (then nothing may be kept)."""
-        rows = [dict(resource=u.resource, slot=u.slot, capacity=u.capacity, taken=u.quantity) for u in units]
-        stmt = self._db.insert(inventory).values(rows)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=[inventory.c.resource, inventory.c.slot],
-            set_={"taken": inventory.c.taken + stmt.excluded.taken},
-            where=(inventory.c.taken + stmt.excluded.taken) <= inventory.c.capacity,
-        ).returning(inventory.c.resource, inventory.c.slot)
-        done = {(r, s) for r, s in (await conn.execute(stmt)).all()}
-        return next((u for u in units if (u.resource, u.slot) not in done), None)
-
-    async def _available(self, conn: AsyncConnection, unit: Unit) -> int:
-        row = (
-            await conn.execute(
-                sa.select(inventory.c.capacity, inventory.c.taken).where(
-                    inventory.c.resource == unit.resource, inventory.c.slot == unit.slot
-                )
-            )
-        ).first()
-        return unit.capacity if row is None else max(0, int(row.capacity) - int(row.taken))
+    def _sold_out(self, conn: sa.Connection, unit: Unit) -> FailedPrecondition:
+        row = conn.execute(self._level, {"b_resource": unit.resource, "b_slot": unit.slot}).first()
+        available = unit.capacity if row is None else max(0, int(row.capacity) - int(row.taken))
+        return FailedPrecondition(
+            "SOLD_OUT",
+            f"only {available} {self._unit_name} left on {unit.resource} for {unit.slot}, "
+            f"{unit.quantity} requested",
+            metadata={
+                "resource": unit.resource,
+                "slot": unit.slot,
+                "requested": str(unit.quantity),
+                "available": str(available),
+            },
+        )
 
     def _replay(self, existing: BookingRecord, fingerprint: str, key: str) -> BookingRecord:
         if existing.status == CANCELLED:
@@ -229,70 +236,53 @@ class Ledger:
     async def cancel(self, key: str) -> BookingRecord:
         """Cancel and give the units back; an unknown key leaves a tombstone. Idempotent."""
         try:
-            return await self._cancel(key)
+            for _ in range(5):
+                record = await self._db.write(self._cancel_tx, key)
+                if record is not None:
+                    return record
+                # A booking with this key committed while we looked (PostgreSQL): cancel it now.
         except DBAPIError as exc:
             raise _storage_error(exc) from exc
-
-    async def _cancel(self, key: str) -> BookingRecord:
-        for _ in range(5):
-            now = utc_now()
-            async with self._db.write() as conn:
-                cancelled = (
-                    await conn.execute(
-                        sa.update(bookings)
-                        .where(bookings.c.idempotency_key == key, bookings.c.status == BOOKED)
-                        .values(status=CANCELLED, updated_at=now)
-                        .returning(*self._booking_cols)
-                    )
-                ).first()
-                if cancelled is not None:
-                    record = _record(cancelled)
-                    for resource, slot, quantity in sorted(record.units):
-                        await conn.execute(
-                            sa.update(inventory)
-                            .where(inventory.c.resource == resource, inventory.c.slot == slot)
-                            .values(taken=inventory.c.taken - quantity)
-                        )
-                    return record
-                tombstone = {
-                    "idempotency_key": key,
-                    "booking_id": self._new_id(),
-                    "status": CANCELLED,
-                    "fingerprint": "",
-                    "customer_id": "",
-                    "details": {},
-                    "units": [],
-                    "price_cents": 0,
-                    "currency": "",
-                    "created_at": now,
-                    "updated_at": now,
-                }
-                inserted = (
-                    await conn.execute(
-                        self._db.insert(bookings)
-                        .values(tombstone)
-                        .on_conflict_do_nothing(index_elements=[bookings.c.idempotency_key])
-                        .returning(bookings.c.booking_id)
-                    )
-                ).first()
-                if inserted is not None:
-                    return _record_from_values(tombstone)
-                existing = await self._select(conn, key)
-            if existing is not None and existing.status == CANCELLED:
-                return existing
-            # A booking with this key committed while we looked (PostgreSQL): cancel it now.
         raise Aborted(f"idempotency_key {key!r} kept changing while being cancelled; retry")
+
+    def _cancel_tx(self, conn: sa.Connection, key: str) -> BookingRecord | None:
+        now = utc_now()
+        cancelled = conn.execute(self._cancel, {"b_key": key, "b_now": now}).first()
+        if cancelled is not None:
+            record = _record(cancelled)
+            for resource, slot, quantity in sorted(record.units):
+                conn.execute(
+                    self._give_back, {"b_resource": resource, "b_slot": slot, "b_quantity": quantity}
+                )
+            return record
+        tombstone = {
+            "idempotency_key": key,
+            "booking_id": self._new_id(),
+            "status": CANCELLED,
+            "fingerprint": "",
+            "customer_id": "",
+            "details": {},
+            "units": [],
+            "price_cents": 0,
+            "currency": "",
+            "created_at": now,
+            "updated_at": now,
+        }
+        if conn.execute(self._claim, tombstone).first() is not None:
+            return _record_from_values(tombstone)
+        existing = self._read(conn, key)
+        return existing if existing is not None and existing.status == CANCELLED else None
 
     async def get(self, key: str) -> BookingRecord:
         """The booking made (or cancelled) with `key`; NOT_FOUND if there is none."""
         try:
             async with self._db.read() as conn:
-                record = await self._select(conn, key)
+                row = (await conn.execute(self._select, {"b_key": key})).first()
         except DBAPIError as exc:
             raise _storage_error(exc) from exc
-        if record is None:
+        if row is None:
             raise NotFound(f"no booking with idempotency_key {key!r}", field="idempotency_key")
-        return record
+        return _record(row)
 
     async def taken(self, resources: Sequence[str], slots: Sequence[str]) -> dict[tuple[str, str], int]:
         """Units taken per (resource, slot) for these resources and slots (missing: none taken)."""

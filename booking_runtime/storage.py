@@ -1,27 +1,35 @@
-"""One storage layer for every service: SQLAlchemy 2 async Core on SQLite (aiosqlite) or PostgreSQL.
+"""One storage layer for every service: SQLAlchemy 2 Core on SQLite or PostgreSQL.
 
-SQLite: WAL, synchronous=NORMAL, busy_timeout; all writes of this process go through one
-connection behind an asyncio.Lock and start with `BEGIN IMMEDIATE`, so a transaction holds the
-write lock from its first statement (no upgrade deadlocks, and busy_timeout covers other
-processes). PostgreSQL: one schema per service via schema_translate_map; schema creation is
-serialised with an advisory lock so that replicas starting together do not race.
+A write is a plain function `fn(conn) -> result` run as one transaction, so a booking costs one
+hand-off instead of one per statement:
+
+* SQLite: a single writer thread owns one sqlite3 connection (WAL, synchronous=NORMAL,
+  busy_timeout) and runs each transaction with `BEGIN IMMEDIATE`, so it holds the write lock
+  from its first statement (no lock-upgrade deadlocks; busy_timeout covers other processes).
+  Reads go through aiosqlite and see WAL snapshots without waiting for the writer.
+* PostgreSQL: asyncpg through SQLAlchemy's async engine; the same function runs inside
+  `AsyncConnection.run_sync`. One schema per service via schema_translate_map; schema creation
+  takes an advisory lock so that replicas starting together do not race.
 """
 
 from __future__ import annotations
 
 import asyncio
 import zlib
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncIterator, Callable
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
+
+T = TypeVar("T")
 
 
 def is_postgres(target: str) -> bool:
@@ -35,18 +43,17 @@ def _postgres_url(dsn: str) -> str:
     raise ValueError(f"not a PostgreSQL DSN: {dsn}")
 
 
-def _sqlite_url(path: str) -> str:
-    if path.startswith("sqlite"):
-        return path if "+aiosqlite" in path else path.replace("sqlite://", "sqlite+aiosqlite://", 1)
+def _sqlite_path(target: str) -> Path:
+    path = target.split("///", 1)[1] if target.startswith("sqlite") else target
     file = Path(path)
     file.parent.mkdir(parents=True, exist_ok=True)
-    return f"sqlite+aiosqlite:///{file}"
+    return file
 
 
-def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
+def _tune_sqlite(engine: sa.Engine, begin: str) -> None:
     """Pragmas on every new connection; explicit BEGIN so SQLAlchemy, not the driver, owns transactions."""
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection: Any, _record: Any) -> None:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
@@ -55,35 +62,40 @@ def _tune_sqlite(engine: AsyncEngine, begin: str) -> None:
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def on_begin(connection: sa.Connection) -> None:
         connection.exec_driver_sql(begin)
 
 
 class Database:
-    """A service's database: read and write transactions, dialect-aware inserts, schema set-up."""
+    """A service's database: write transactions as functions, async reads, dialect-aware inserts."""
 
     def __init__(self, target: str, schema: str, *, pool_size: int = 10) -> None:
         self.target = target
         self.schema = schema
         self.postgres = is_postgres(target)
-        self._write_lock: asyncio.Lock | None = None
+        self._writer: ThreadPoolExecutor | None = None
+        self._sync_engine: sa.Engine | None = None
         if self.postgres:
             self.engine = create_async_engine(
                 _postgres_url(target),
                 pool_size=pool_size,
                 max_overflow=pool_size,
-                pool_pre_ping=False,
                 execution_options={"schema_translate_map": {None: schema}},
             )
-            self.write_engine = self.engine
         else:
-            url = _sqlite_url(target)
-            self.engine = create_async_engine(url, pool_size=4, max_overflow=0)
-            _tune_sqlite(self.engine, "BEGIN")
-            self.write_engine = create_async_engine(url, pool_size=1, max_overflow=0)
-            _tune_sqlite(self.write_engine, "BEGIN IMMEDIATE")
-            self._write_lock = asyncio.Lock()
+            file = _sqlite_path(target)
+            self.engine = create_async_engine(f"sqlite+aiosqlite:///{file}", pool_size=4, max_overflow=0)
+            _tune_sqlite(self.engine.sync_engine, "BEGIN")
+            # One connection, used only by the writer thread (hence check_same_thread off).
+            self._sync_engine = sa.create_engine(
+                f"sqlite:///{file}",
+                poolclass=sa.pool.SingletonThreadPool,
+                pool_reset_on_return=None,
+                connect_args={"check_same_thread": False},
+            )
+            _tune_sqlite(self._sync_engine, "BEGIN IMMEDIATE")
+            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{schema}-sqlite-writer")
 
     @property
     def dialect(self) -> str:
@@ -93,15 +105,17 @@ class Database:
         """The dialect's INSERT, which knows ON CONFLICT."""
         return postgresql.insert(table) if self.postgres else sqlite.insert(table)
 
-    @asynccontextmanager
-    async def write(self) -> AsyncIterator[AsyncConnection]:
-        """A write transaction: committed on success, rolled back on any exception."""
-        if self._write_lock is None:
-            async with self.write_engine.begin() as conn:
-                yield conn
-            return
-        async with self._write_lock, self.write_engine.begin() as conn:
-            yield conn
+    async def write(self, fn: Callable[..., T], *args: Any) -> T:
+        """Run `fn(conn, *args)` as one transaction: committed if it returns, rolled back if it raises."""
+        if self._writer is None:
+            async with self.engine.begin() as conn:
+                return await conn.run_sync(fn, *args)
+        return await asyncio.get_running_loop().run_in_executor(self._writer, self._sqlite_write, fn, args)
+
+    def _sqlite_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
+        assert self._sync_engine is not None
+        with self._sync_engine.begin() as conn:
+            return fn(conn, *args)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -110,19 +124,24 @@ class Database:
             yield conn
 
     async def create_schema(
-        self, metadata: sa.MetaData, seed: Callable[[AsyncConnection], Awaitable[None]] | None = None
+        self, metadata: sa.MetaData, seed: Callable[[sa.Connection], None] | None = None
     ) -> None:
         """Create tables (and the PG schema) if missing, then run `seed`; safe when replicas start at once."""
-        async with self.write() as conn:
+
+        def create(conn: sa.Connection) -> None:
             if self.postgres:
                 lock_id = zlib.crc32(f"tripbooking:{self.schema}".encode())
-                await conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
-                await conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            await conn.run_sync(metadata.create_all)
+                conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
+                conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
+            metadata.create_all(conn)
             if seed is not None:
-                await seed(conn)
+                seed(conn)
+
+        await self.write(create)
 
     async def close(self) -> None:
         await self.engine.dispose()
-        if self.write_engine is not self.engine:
-            await self.write_engine.dispose()
+        if self._writer is not None:
+            self._writer.shutdown(wait=True)
+        if self._sync_engine is not None:
+            self._sync_engine.dispose()
