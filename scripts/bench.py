@@ -1,0 +1,232 @@
+"""`make bench`: BookTrip through the whole stack against the same three bookings made directly.
+
+Both run in one go on one stack: (a) `direct`: BookFlight, ReserveHotel and ScheduleCab in
+sequence over gRPC, no Temporal; (b) `booktrip`: TripService.BookTrip with wait_for_outcome,
+through the API, Temporal and the worker's saga. Each at every concurrency level (closed loop,
+fresh request ids, inventory spread so nothing sells out), after a warm-up. Prints p50/p99,
+trips/s, the ratio to the baseline, CPU ms per trip and peak RSS per process; writes
+var/bench/results.json and var/bench/results.png.
+
+    python -m scripts.bench                          # own stack on free ports, c=1,50,200, 10 s each
+    python -m scripts.bench --duration 5 --levels 1,50
+    python -m scripts.bench --use-running            # the stack `make up` runs (ORCHESTRATOR_ADDR, ...)
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import platform
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import grpc
+import psutil
+from tqdm import tqdm
+from tripbooking.cab.v1 import cab_pb2_grpc
+from tripbooking.flight.v1 import flight_pb2_grpc
+from tripbooking.hotel.v1 import hotel_pb2_grpc
+from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
+
+from scripts.bench_measure import LoadResult, ProcessMeter, run_load
+from scripts.bench_report import LevelReport, format_table, write_json, write_png
+from scripts.bench_workload import Workload
+from scripts.stack import Stack, StackOptions, StackPorts
+from scripts.stack_temporal import ROOT
+
+OUT_DIR = ROOT / "var" / "bench"
+CONFIRMED = trip_pb2.TRIP_STATUS_CONFIRMED
+Call = Callable[[int], Awaitable[None]]
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.bench",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--levels", default="1,50,200", help="concurrency levels, comma-separated")
+    parser.add_argument("--duration", type=float, default=10.0, help="seconds measured per level")
+    parser.add_argument("--count", type=int, default=None, help="trips per level instead of --duration")
+    parser.add_argument(
+        "--warmup", type=int, default=None, help="warm-up trips per level (default 2*c, >=20)"
+    )
+    parser.add_argument("--modes", default="direct,booktrip", help="which of direct,booktrip to run")
+    parser.add_argument(
+        "--use-running", action="store_true", help="measure the stack at the *_ADDR variables"
+    )
+    parser.add_argument("--quiet-services", action="store_true", help="services' per-call JSON log off")
+    parser.add_argument("--out", type=Path, default=OUT_DIR, help="where results.json/.png go")
+    return parser.parse_args(argv)
+
+
+class Clients:
+    """One channel per server, shared by every concurrent caller (as the worker and a real client do)."""
+
+    def __init__(self, addresses: dict[str, str]) -> None:
+        self.channels = [grpc.aio.insecure_channel(addresses[n]) for n in ("flight", "hotel", "cab", "api")]
+        self.flight = flight_pb2_grpc.FlightServiceStub(self.channels[0])
+        self.hotel = hotel_pb2_grpc.HotelServiceStub(self.channels[1])
+        self.cab = cab_pb2_grpc.CabServiceStub(self.channels[2])
+        self.trips = trip_pb2_grpc.TripServiceStub(self.channels[3])
+
+    async def close(self) -> None:
+        for channel in self.channels:
+            await channel.close(None)
+
+
+def direct_call(clients: Clients, workload: Workload) -> Call:
+    async def call(index: int) -> None:
+        flight, hotel, cab = workload.direct_requests(index)
+        await clients.flight.BookFlight(flight, timeout=30)
+        await clients.hotel.ReserveHotel(hotel, timeout=30)
+        await clients.cab.ScheduleCab(cab, timeout=30)
+
+    return call
+
+
+def booktrip_call(clients: Clients, workload: Workload) -> Call:
+    async def call(index: int) -> None:
+        reply = await clients.trips.BookTrip(workload.trip_request(index), timeout=120)
+        if reply.trip.status != CONFIRMED:  # a fast wrong answer is not a result
+            raise RuntimeError(
+                f"trip {reply.trip_id} ended {trip_pb2.TripStatus.Name(reply.trip.status)}: "
+                f"{reply.trip.failure_reason}"
+            )
+
+    return call
+
+
+def running_stack_pids() -> dict[str, int]:
+    """Find the processes of a stack started elsewhere, by listening port or command line."""
+    ports = {
+        "api": os.environ.get("ORCHESTRATOR_ADDR", "localhost:50050"),
+        "flight": os.environ.get("FLIGHT_SVC_ADDR", "localhost:50051"),
+        "hotel": os.environ.get("HOTEL_SVC_ADDR", "localhost:50052"),
+        "cab": os.environ.get("CAB_SVC_ADDR", "localhost:50053"),
+        "temporal": os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
+    }
+    by_port = {int(addr.rsplit(":", 1)[1]): name for name, addr in ports.items()}
+    pids: dict[str, int] = {}
+    for conn in psutil.net_connections(kind="tcp"):
+        if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port in by_port and conn.pid:
+            pids.setdefault(by_port[conn.laddr.port], conn.pid)
+    for proc in psutil.process_iter(["pid", "cmdline"]):
+        if "orchestrator.worker" in (proc.info["cmdline"] or []):
+            pids["worker"] = proc.info["pid"]
+    return pids
+
+
+async def measure_level(
+    mode: str, call: Call, concurrency: int, args: argparse.Namespace, pids: dict[str, int], start_index: int
+) -> LevelReport:
+    warmup = args.warmup if args.warmup is not None else max(20, 2 * concurrency)
+    await run_load(call, concurrency=concurrency, count=warmup, first_index=start_index)
+    bar = tqdm(
+        desc=f"{mode:<8} c={concurrency:<4}", total=args.count, unit="trip", leave=False, file=sys.stderr,
+        mininterval=0.5,
+    )  # fmt: skip
+    meter = ProcessMeter(pids)
+    meter.start()
+    result: LoadResult = await run_load(
+        call,
+        concurrency=concurrency,
+        count=args.count,
+        duration_s=None if args.count else args.duration,
+        first_index=start_index + warmup,
+        on_done=lambda: bar.update(1),
+    )
+    usage = await meter.stop()
+    bar.close()
+    report = LevelReport.build(mode, result, usage)
+    print(
+        f"{mode:<8} c={concurrency:<4} p50 {report.p50_ms:7.1f} ms  p99 {report.p99_ms:7.1f} ms  "
+        f"{report.trips_per_s:7.1f} trips/s  errors {report.errors}",
+        flush=True,
+    )
+    if report.errors:
+        print(f"  first error: {report.first_error}", flush=True)
+    return report
+
+
+async def run_all(
+    args: argparse.Namespace, addresses: dict[str, str], pids: dict[str, int]
+) -> list[LevelReport]:
+    workload = Workload.from_catalogs(datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
+    clients = Clients(addresses)
+    calls = {"direct": direct_call(clients, workload), "booktrip": booktrip_call(clients, workload)}
+    levels = [int(x) for x in args.levels.split(",")]
+    reports: list[LevelReport] = []
+    try:
+        # Index blocks per (mode, level) keep every request id and inventory slot fresh.
+        block = 0
+        for mode in [m for m in args.modes.split(",") if m]:
+            for concurrency in levels:
+                block += 1
+                reports.append(
+                    await measure_level(
+                        mode,
+                        calls[mode],
+                        concurrency,
+                        args,
+                        {**pids, "bench": os.getpid()},
+                        block * 1_000_000,
+                    )
+                )
+    finally:
+        await clients.close()
+    return reports
+
+
+async def main_async(args: argparse.Namespace) -> int:
+    started = time.monotonic()
+    if args.use_running:
+        stack = None
+        addresses = {
+            "api": os.environ.get("ORCHESTRATOR_ADDR", "localhost:50050"),
+            "flight": os.environ.get("FLIGHT_SVC_ADDR", "localhost:50051"),
+            "hotel": os.environ.get("HOTEL_SVC_ADDR", "localhost:50052"),
+            "cab": os.environ.get("CAB_SVC_ADDR", "localhost:50053"),
+        }
+        pids = running_stack_pids()
+    else:
+        run_dir = args.out / f"stack-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
+        env = {f"{n}_LOG_CALLS": "0" for n in ("FLIGHT", "HOTEL", "CAB")} if args.quiet_services else {}
+        stack = Stack(
+            StackOptions(ports=StackPorts.free(), state_dir=run_dir, log_dir=run_dir / "logs", env=env)
+        )
+        print(f"starting a stack in {run_dir.relative_to(ROOT)} ...", flush=True)
+        await stack.start()
+        addresses, pids = stack.addresses, stack.pids()
+    try:
+        reports = await run_all(args, addresses, pids)
+    finally:
+        if stack is not None:
+            await stack.stop()
+    print()
+    print(format_table(reports))
+    memory_mb = psutil.virtual_memory().total // 2**20
+    meta: dict[str, object] = {
+        "when": datetime.now(UTC).isoformat(),
+        "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, {memory_mb} MB",
+        "python": platform.python_version(),
+        "stack": "running (--use-running)" if args.use_running else "own (scripts.stack, tuned dev server)",
+        "args": {k: str(v) for k, v in vars(args).items()},
+        "seconds": round(time.monotonic() - started, 1),
+    }
+    write_json(args.out / "results.json", reports, meta)
+    write_png(args.out / "results.png", reports)
+    print(f"\nwrote {args.out / 'results.json'} and {args.out / 'results.png'}")
+    return 1 if any(r.errors for r in reports) else 0
+
+
+def main(argv: list[str] | None = None) -> None:
+    sys.exit(asyncio.run(main_async(parse_args(argv))))
+
+
+if __name__ == "__main__":
+    main()
