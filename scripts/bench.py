@@ -69,10 +69,12 @@ class Clients:
 
     def __init__(self, addresses: dict[str, str]) -> None:
         self.channels = [grpc.aio.insecure_channel(addresses[n]) for n in ("flight", "hotel", "cab", "api")]
-        self.flight = flight_pb2_grpc.FlightServiceStub(self.channels[0])
-        self.hotel = hotel_pb2_grpc.HotelServiceStub(self.channels[1])
-        self.cab = cab_pb2_grpc.CabServiceStub(self.channels[2])
-        self.trips = trip_pb2_grpc.TripServiceStub(self.channels[3])
+        self.flight: flight_pb2_grpc.FlightServiceAsyncStub = flight_pb2_grpc.FlightServiceStub(
+            self.channels[0]
+        )
+        self.hotel: hotel_pb2_grpc.HotelServiceAsyncStub = hotel_pb2_grpc.HotelServiceStub(self.channels[1])
+        self.cab: cab_pb2_grpc.CabServiceAsyncStub = cab_pb2_grpc.CabServiceStub(self.channels[2])
+        self.trips: trip_pb2_grpc.TripServiceAsyncStub = trip_pb2_grpc.TripServiceStub(self.channels[3])
 
     async def close(self) -> None:
         for channel in self.channels:
