@@ -151,6 +151,7 @@ class Ledger:
             .values(status=CANCELLED, updated_at=sa.bindparam("b_now"))
             .returning(*cols)
         )
+        self._unclaim = sa.delete(bookings).where(bookings.c.idempotency_key == sa.bindparam("b_key"))
         self._give_back = (
             sa.update(inventory)
             .where(inv.resource == sa.bindparam("b_resource"), inv.slot == sa.bindparam("b_slot"))
@@ -182,25 +183,36 @@ class Ledger:
             "updated_at": now,
         }
         try:
-            return await self._db.write(self._book_tx, values, units)
+            return await self._db.write(self._book_tx, values, units, batchable=True)
         except DBAPIError as exc:
             raise _storage_error(exc) from exc
 
     def _book_tx(self, conn: sa.Connection, values: dict[str, Any], units: list[Unit]) -> BookingRecord:
-        """One transaction: claim the key, then take every unit in (resource, slot) order."""
+        """Claim the key, then take every unit in (resource, slot) order; all or nothing.
+
+        On SOLD_OUT this undoes its own statements before raising, so it is safe in a batch of
+        writes that commits together (SQLite); on PostgreSQL the raise also rolls back.
+        """
+        key = values["idempotency_key"]
         # Claiming first makes a concurrent call with the same key wait here, then re-read.
         if conn.execute(self._claim, values).first() is None:
-            existing = self._read(conn, values["idempotency_key"])
+            existing = self._read(conn, key)
             assert existing is not None
-            return self._replay(existing, values["fingerprint"], values["idempotency_key"])
+            return self._replay(existing, values["fingerprint"], key)
+        taken: list[Unit] = []
         for unit in units:
             fits = unit.quantity <= unit.capacity
             if fits:
                 params = {"resource": unit.resource, "slot": unit.slot, "capacity": unit.capacity}
                 fits = conn.execute(self._take_one, {**params, "taken": unit.quantity}).first() is not None
             if not fits:
-                # Raising rolls the whole transaction back: the key is not claimed, nothing is taken.
-                raise self._sold_out(conn, unit)
+                error = self._sold_out(conn, unit)
+                for done in taken:
+                    params = {"b_resource": done.resource, "b_slot": done.slot, "b_quantity": done.quantity}
+                    conn.execute(self._give_back, params)
+                conn.execute(self._unclaim, {"b_key": key})
+                raise error
+            taken.append(unit)
         return _record_from_values(values)
 
     def _sold_out(self, conn: sa.Connection, unit: Unit) -> FailedPrecondition:
@@ -237,7 +249,7 @@ class Ledger:
         """Cancel and give the units back; an unknown key leaves a tombstone. Idempotent."""
         try:
             for _ in range(5):
-                record = await self._db.write(self._cancel_tx, key)
+                record = await self._db.write(self._cancel_tx, key, batchable=True)
                 if record is not None:
                     return record
                 # A booking with this key committed while we looked (PostgreSQL): cancel it now.

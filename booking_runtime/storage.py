@@ -15,10 +15,13 @@ hand-off instead of one per statement:
 from __future__ import annotations
 
 import asyncio
+import logging
+import queue
+import threading
 import zlib
 from collections.abc import AsyncIterator, Callable
-from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -27,9 +30,13 @@ from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection, create_async_engine
 
+from booking_runtime.errors import ServiceError
+
 SQLITE_BUSY_TIMEOUT_MS = 5000
+MAX_BATCH = 64
 
 T = TypeVar("T")
+log = logging.getLogger("booking_runtime.storage")
 
 
 def is_postgres(target: str) -> bool:
@@ -67,6 +74,101 @@ def _tune_sqlite(engine: sa.Engine, begin: str) -> None:
         connection.exec_driver_sql(begin)
 
 
+@dataclass
+class _Job:
+    fn: Callable[..., Any]
+    args: tuple[Any, ...]
+    batchable: bool
+    loop: asyncio.AbstractEventLoop
+    future: asyncio.Future[Any] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.future = self.loop.create_future()
+
+    def settle(self, result: Any = None, error: BaseException | None = None) -> None:
+        self.loop.call_soon_threadsafe(_settle, self.future, result, error)
+
+
+def _settle(future: asyncio.Future[Any], result: Any, error: BaseException | None) -> None:
+    if future.done():  # the caller went away (cancelled); the write happened anyway
+        return
+    if error is not None:
+        future.set_exception(error)
+    else:
+        future.set_result(result)
+
+
+class _SqliteWriter:
+    """The one thread that writes to a SQLite file, with group commit.
+
+    Jobs waiting in the queue are run in one transaction: while a transaction commits, the next
+    bookings queue up, so under load each commit (and each hand-off to this thread) serves many.
+    A batchable job must leave nothing behind when it raises a ServiceError (the ledger undoes its
+    own statements), because the other jobs of its batch still commit. Any other exception rolls
+    the batch back and each of its jobs is retried alone.
+    """
+
+    def __init__(self, engine: sa.Engine, name: str) -> None:
+        self._engine = engine
+        self._queue: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
+        self._thread.start()
+
+    def submit(self, fn: Callable[..., Any], args: tuple[Any, ...], batchable: bool) -> asyncio.Future[Any]:
+        job = _Job(fn, args, batchable, asyncio.get_running_loop())
+        self._queue.put(job)
+        return job.future
+
+    def close(self) -> None:
+        self._queue.put(None)
+        self._thread.join()
+
+    def _run(self) -> None:
+        with self._engine.connect() as conn:
+            carried: _Job | None = None
+            while True:
+                job = carried if carried is not None else self._queue.get()
+                carried = None
+                if job is None:
+                    return
+                batch = [job]
+                while job.batchable and len(batch) < MAX_BATCH:
+                    try:
+                        nxt = self._queue.get_nowait()
+                    except queue.Empty:
+                        break
+                    if nxt is None:
+                        self._queue.put(None)  # stop after this batch
+                        break
+                    if not nxt.batchable:
+                        carried = nxt  # runs alone, next
+                        break
+                    batch.append(nxt)
+                self._run_batch(conn, batch)
+
+    def _run_batch(self, conn: sa.Connection, batch: list[_Job]) -> None:
+        outcomes: list[tuple[Any, BaseException | None]] = []
+        try:
+            with conn.begin():
+                for job in batch:
+                    try:
+                        outcomes.append((job.fn(conn, *job.args), None))
+                    except ServiceError as refusal:
+                        if not job.batchable:
+                            raise
+                        outcomes.append((None, refusal))
+        except Exception as failure:
+            if len(batch) == 1:
+                batch[0].settle(error=failure)
+                return
+            log.warning("a batch of %d writes failed (%s); retrying them one by one", len(batch), failure)
+            for job in batch:
+                self._run_batch(conn, [job])
+            return
+        for job, (result, error) in zip(batch, outcomes, strict=True):
+            job.settle(result, error)
+
+
 class Database:
     """A service's database: write transactions as functions, async reads, dialect-aware inserts."""
 
@@ -74,7 +176,7 @@ class Database:
         self.target = target
         self.schema = schema
         self.postgres = is_postgres(target)
-        self._writer: ThreadPoolExecutor | None = None
+        self._writer: _SqliteWriter | None = None
         self._sync_engine: sa.Engine | None = None
         if self.postgres:
             self.engine = create_async_engine(
@@ -87,15 +189,10 @@ class Database:
             file = _sqlite_path(target)
             self.engine = create_async_engine(f"sqlite+aiosqlite:///{file}", pool_size=4, max_overflow=0)
             _tune_sqlite(self.engine.sync_engine, "BEGIN")
-            # One connection, used only by the writer thread (hence check_same_thread off).
-            self._sync_engine = sa.create_engine(
-                f"sqlite:///{file}",
-                poolclass=sa.pool.SingletonThreadPool,
-                pool_reset_on_return=None,
-                connect_args={"check_same_thread": False},
-            )
+            # One connection, held by the writer thread for its whole life.
+            self._sync_engine = sa.create_engine(f"sqlite:///{file}", poolclass=sa.pool.StaticPool)
             _tune_sqlite(self._sync_engine, "BEGIN IMMEDIATE")
-            self._writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{schema}-sqlite-writer")
+            self._writer = _SqliteWriter(self._sync_engine, f"{schema}-sqlite-writer")
 
     @property
     def dialect(self) -> str:
@@ -105,17 +202,17 @@ class Database:
         """The dialect's INSERT, which knows ON CONFLICT."""
         return postgresql.insert(table) if self.postgres else sqlite.insert(table)
 
-    async def write(self, fn: Callable[..., T], *args: Any) -> T:
-        """Run `fn(conn, *args)` as one transaction: committed if it returns, rolled back if it raises."""
+    async def write(self, fn: Callable[..., T], *args: Any, batchable: bool = False) -> T:
+        """Run `fn(conn, *args)` in a transaction: committed if it returns, rolled back if it raises.
+
+        `batchable=True` lets SQLite commit it together with other queued writes; such an `fn`
+        must undo its own statements before raising a ServiceError (see _SqliteWriter).
+        """
         if self._writer is None:
             async with self.engine.begin() as conn:
                 return await conn.run_sync(fn, *args)
-        return await asyncio.get_running_loop().run_in_executor(self._writer, self._sqlite_write, fn, args)
-
-    def _sqlite_write(self, fn: Callable[..., T], args: tuple[Any, ...]) -> T:
-        assert self._sync_engine is not None
-        with self._sync_engine.begin() as conn:
-            return fn(conn, *args)
+        result: T = await self._writer.submit(fn, args, batchable)
+        return result
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -142,6 +239,6 @@ class Database:
     async def close(self) -> None:
         await self.engine.dispose()
         if self._writer is not None:
-            self._writer.shutdown(wait=True)
+            self._writer.close()
         if self._sync_engine is not None:
             self._sync_engine.dispose()
