@@ -102,8 +102,11 @@ class TripWorkflow:
         except asyncio.CancelledError:
             # Cancelled through Temporal: undo what may be booked, even mid-step, then end cancelled.
             if not self._state.terminal:
-                self._cancel_reason = self._cancel_reason or "workflow cancelled through Temporal"
-                await self._shielded(self._compensate_all(TripStatus.CANCELLED))
+                failing = self._state.status == TripStatus.COMPENSATING and self._cancel_reason is None
+                if not failing:
+                    self._cancel_reason = self._cancel_reason or "workflow cancelled through Temporal"
+                final = TripStatus.FAILED if failing else TripStatus.CANCELLED
+                await self._shielded(self._compensate_all(final))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
         await workflow.wait_condition(workflow.all_handlers_finished)
