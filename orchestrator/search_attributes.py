@@ -6,8 +6,6 @@
 
 from __future__ import annotations
 
-import logging
-
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
 from temporalio.client import Client
@@ -19,8 +17,6 @@ TRIP_CUSTOMER_ID = SearchAttributeKey.for_keyword("TripCustomerId")
 ALL_KEYS = (TRIP_STATUS, TRIP_CUSTOMER_ID)
 # Memo key of the trip's state as of its last status change (what ListTrips returns).
 MEMO_TRIP = "trip"
-
-log = logging.getLogger("orchestrator.search_attributes")
 
 
 def initial(customer_id: str, status: str) -> TypedSearchAttributes:
@@ -60,5 +56,4 @@ async def ensure_search_attributes(client: Client) -> list[str]:
         # Another worker won the race: fine, the attributes are there.
         if err.status != RPCStatusCode.ALREADY_EXISTS:
             raise
-    log.info("registered search attributes %s on namespace %s", missing, client.namespace)
     return missing

@@ -10,6 +10,7 @@ import asyncio
 import json
 import logging
 import signal
+import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -60,7 +61,7 @@ def build_worker(
 
 
 def _event(event: str, **fields: Any) -> None:
-    log.info(json.dumps({"service": "worker", "event": event, **fields}))
+    log.info(json.dumps({"ts": round(time.time(), 3), "service": "worker", "event": event, **fields}))
 
 
 async def serve(settings: Settings) -> None:
