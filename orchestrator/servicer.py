@@ -42,6 +42,9 @@ from orchestrator.workflows import TripWorkflow
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
+# While a step's call is in flight the workflow task stays open; queries, CancelTrip and a crashed
+# worker's hand-over wait for its heartbeat at 80% of this timeout (Temporal's default is 10 s).
+WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # Server-side long polls of the history return after about 20 s without news; stay above that.
 WATCH_POLL_TIMEOUT = timedelta(seconds=30)
 
@@ -82,6 +85,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=search_attributes.initial(trip_request.customer_id, TripStatus.BOOKING.value),
             static_summary=f"trip {trip_request.request_id} for {trip_request.customer_id}",
+            task_timeout=WORKFLOW_TASK_TIMEOUT,
         )
         try:
             state: TripState = await self._client.execute_update_with_start_workflow(

@@ -57,6 +57,8 @@ def build_worker(
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         max_concurrent_local_activities=max_concurrent_local_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
+        # A crashed worker's trips move to another worker after this long (SDK default 10 s).
+        sticky_queue_schedule_to_start_timeout=timedelta(seconds=5),
     )
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
+from datetime import timedelta
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle, WorkflowUpdateFailedError
@@ -30,9 +31,11 @@ class Harness:
     fake: FakeServices
     task_queue: str
 
-    async def start(self, trip: TripInput) -> WorkflowHandle[TripWorkflow, TripState]:
+    async def start(
+        self, trip: TripInput, task_timeout: timedelta | None = None
+    ) -> WorkflowHandle[TripWorkflow, TripState]:
         return await self.env.client.start_workflow(
-            TripWorkflow.run, trip, id=trip.trip_id, task_queue=self.task_queue
+            TripWorkflow.run, trip, id=trip.trip_id, task_queue=self.task_queue, task_timeout=task_timeout
         )
 
     async def trip(self, **kwargs: float) -> TripInput:
@@ -130,7 +133,9 @@ async def test_a_timed_out_step_is_compensated_too(harness: Harness) -> None:
 
 async def test_temporal_cancellation_mid_step_still_compensates(harness: Harness) -> None:
     harness.fake.script["reserve_hotel"] = [HANG]
-    handle = await harness.start(await harness.trip(attempt_timeout=60))
+    # While a local activity runs, new events (the cancel) reach the workflow at the next workflow
+    # task heartbeat, at 80% of the task timeout: a short one keeps the test quick.
+    handle = await harness.start(await harness.trip(attempt_timeout=60), task_timeout=timedelta(seconds=2))
     await wait_for(lambda: _called(harness.fake, "reserve_hotel"), timeout=20, what="hotel call")
     await handle.cancel()
     cause = await failure_of(handle)
