@@ -20,6 +20,42 @@ from booking_runtime.errors import ServiceError, abort
 
 log = logging.getLogger("booking_runtime.calls")
 
+FLUSH_SECONDS = 0.2
+FLUSH_LINES = 2000
+
+
+class JsonLines:
+    """Buffered JSON-lines writer for the call log: one write syscall per batch, not per call.
+
+    A line reaches stdout within FLUSH_SECONDS (or sooner under load); a SIGKILL may lose the
+    last fraction of a second of call log, never any booking.
+    """
+
+    def __init__(self, stream: Any = None) -> None:
+        self._stream = stream
+        self._lines: list[str] = []
+        self._scheduled = False
+
+    def write(self, entry: dict[str, Any]) -> None:
+        self._lines.append(json.dumps(entry, separators=(",", ":")))
+        if len(self._lines) >= FLUSH_LINES:
+            self.flush()
+        elif not self._scheduled:
+            self._scheduled = True
+            asyncio.get_running_loop().call_later(FLUSH_SECONDS, self.flush)
+
+    def flush(self) -> None:
+        self._scheduled = False
+        if not self._lines:
+            return
+        stream = self._stream or sys.stdout
+        stream.write("\n".join(self._lines) + "\n")
+        stream.flush()
+        self._lines.clear()
+
+
+call_lines = JsonLines()
+
 # Calls that keep working while the server drains: health probes and reflection.
 INFRASTRUCTURE_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
 
@@ -145,7 +181,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         key = getattr(request, "idempotency_key", None)
         if key:
             entry["idempotency_key"] = key
-        log.info(json.dumps(entry, separators=(",", ":")))
+        call_lines.write(entry)
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> grpc.StatusCode:

@@ -22,7 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from booking_runtime.call_log import CallInterceptor, CallTracker, configure_logging
+from booking_runtime.call_log import CallInterceptor, CallTracker, call_lines, configure_logging
 
 log = logging.getLogger("booking_runtime.server")
 
@@ -98,6 +98,7 @@ class RunningServer:
             _event(spec.name, "grace_expired", in_flight=self.tracker.in_flight)
         remaining = max(0.0, spec.grace_seconds - (time.monotonic() - started))
         await self.server.stop(remaining)
+        call_lines.flush()
         if spec.on_stop is not None:
             await spec.on_stop()
         _event(spec.name, "stopped", seconds=round(time.monotonic() - started, 3))

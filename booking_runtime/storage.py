@@ -184,7 +184,9 @@ class Database:
                 pool_size=pool_size,
                 max_overflow=pool_size,
                 execution_options={"schema_translate_map": {None: schema}},
+                skip_autocommit_rollback=True,
             )
+            self._autocommit_engine = self.engine.execution_options(isolation_level="AUTOCOMMIT")
         else:
             file = _sqlite_path(target)
             self.engine = create_async_engine(f"sqlite+aiosqlite:///{file}", pool_size=4, max_overflow=0)
@@ -213,6 +215,13 @@ class Database:
                 return await conn.run_sync(fn, *args)
         result: T = await self._writer.submit(fn, args, batchable)
         return result
+
+    @asynccontextmanager
+    async def autocommit(self) -> AsyncIterator[AsyncConnection]:
+        """PostgreSQL only: every statement is its own transaction (one round trip, no BEGIN/COMMIT)."""
+        assert self.postgres, "autocommit statements are a PostgreSQL path"
+        async with self._autocommit_engine.connect() as conn:
+            yield conn
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
