@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import base64
 import binascii
-from collections.abc import AsyncIterator, Callable
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import grpc
 from temporalio.client import (
@@ -27,7 +28,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ServiceError
 from orchestrator import convert, search_attributes, validation
 from orchestrator.models import (
     AttachRequest,
@@ -51,6 +52,41 @@ WATCH_POLL_TIMEOUT = timedelta(seconds=30)
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
+class TemporalError(ServiceError):
+    """Temporal itself failed a call (unreachable, overloaded, ...): same code, so clients can retry."""
+
+    def __init__(self, err: RPCError) -> None:
+        super().__init__(f"Temporal: {err.message}", reason=f"TEMPORAL_{err.status.name}")
+        self.code = grpc.StatusCode[err.status.name]
+
+
+Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
+StreamMethod = TypeVar("StreamMethod", bound=Callable[..., AsyncIterator[Any]])
+
+
+def _temporal_errors(method: Method) -> Method:
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await method(*args, **kwargs)
+        except RPCError as err:
+            raise TemporalError(err) from err
+
+    return cast(Method, wrapper)
+
+
+def _temporal_stream_errors(method: StreamMethod) -> StreamMethod:
+    @functools.wraps(method)
+    async def wrapper(*args: Any, **kwargs: Any) -> AsyncIterator[Any]:
+        try:
+            async for item in method(*args, **kwargs):
+                yield item
+        except RPCError as err:
+            raise TemporalError(err) from err
+
+    return cast(StreamMethod, wrapper)
+
+
 class TripServicer(trip_pb2_grpc.TripServiceServicer):
     def __init__(
         self,
@@ -69,6 +105,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
 
     # --- BookTrip ----------------------------------------------------------------------------------
 
+    @_temporal_errors
     async def BookTrip(
         self, request: trip_pb2.BookTripRequest, context: Context
     ) -> trip_pb2.BookTripResponse:
@@ -118,10 +155,12 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
 
     # --- GetTrip / CancelTrip ------------------------------------------------------------------------
 
+    @_temporal_errors
     async def GetTrip(self, request: trip_pb2.GetTripRequest, context: Context) -> trip_pb2.Trip:
         state = await self._query(validation.require_trip_id(request.trip_id))
         return convert.trip_to_proto(state)
 
+    @_temporal_errors
     async def CancelTrip(self, request: trip_pb2.CancelTripRequest, context: Context) -> trip_pb2.Trip:
         trip_id = validation.require_trip_id(request.trip_id)
         handle = self._handle(trip_id)
@@ -156,6 +195,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
 
     # --- ListTrips -------------------------------------------------------------------------------------
 
+    @_temporal_errors
     async def ListTrips(
         self, request: trip_pb2.ListTripsRequest, context: Context
     ) -> trip_pb2.ListTripsResponse:
@@ -185,6 +225,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
 
     # --- WatchTrip -------------------------------------------------------------------------------------
 
+    @_temporal_stream_errors
     async def WatchTrip(
         self, request: trip_pb2.WatchTripRequest, context: Context
     ) -> AsyncIterator[trip_pb2.Trip]:

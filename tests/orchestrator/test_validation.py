@@ -5,13 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import date
 
+import grpc
 import pytest
+from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime.errors import InvalidArgument
 from orchestrator import retry
 from orchestrator.models import TripStatus
-from orchestrator.servicer import list_query
+from orchestrator.servicer import TemporalError, list_query
 from orchestrator.validation import parse_book_request
 
 TODAY = date(2027, 1, 10)
@@ -96,3 +98,9 @@ def test_list_query_quotes_its_values() -> None:
     assert list_query("o'hara", TripStatus.FAILED) == (
         "WorkflowType = 'TripWorkflow' AND TripCustomerId = 'o\\'hara' AND TripStatus = 'TRIP_STATUS_FAILED'"
     )
+
+
+def test_temporal_failures_keep_their_grpc_code() -> None:
+    error = TemporalError(RPCError("frontend down", RPCStatusCode.UNAVAILABLE, b""))
+    assert error.code == grpc.StatusCode.UNAVAILABLE
+    assert error.reason == "TEMPORAL_UNAVAILABLE" and "frontend down" in error.message
