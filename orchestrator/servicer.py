@@ -95,13 +95,13 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         *,
         step_budget_seconds: float,
         attempt_timeout_seconds: float,
-        today: Callable[[], datetime] = lambda: datetime.now(UTC),
+        clock: Callable[[], datetime] = lambda: datetime.now(UTC),
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._step_budget_seconds = step_budget_seconds
         self._attempt_timeout_seconds = attempt_timeout_seconds
-        self._now = today
+        self._now = clock  # BookTrip refuses dates before today (UTC)
 
     # --- BookTrip ----------------------------------------------------------------------------------
 
@@ -206,7 +206,11 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             token = base64.urlsafe_b64decode(request.page_token) if request.page_token else None
         except (binascii.Error, ValueError):
             raise InvalidArgument("page_token", "not a token from a previous ListTrips") from None
-        query = list_query(request.customer_id, convert.status_from_proto(request.status))
+        try:
+            status = convert.status_from_proto(request.status)
+        except ValueError:
+            raise InvalidArgument("status", f"unknown trip status {request.status}") from None
+        query = list_query(request.customer_id, status)
         executions = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
         try:
             await executions.fetch_next_page()

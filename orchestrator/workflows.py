@@ -11,6 +11,7 @@ Workflow code is replayed: keep it deterministic, and put any change to the comm
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Coroutine
 from datetime import timedelta
 from enum import Enum
 from typing import Any
@@ -234,7 +235,7 @@ class TripWorkflow:
         return True
 
     @staticmethod
-    async def _shielded(compensation: Any) -> None:
+    async def _shielded(compensation: Coroutine[Any, Any, None]) -> None:
         """Run the compensation to its end even if another cancellation reaches this coroutine."""
         task = asyncio.ensure_future(compensation)
         while not task.done():

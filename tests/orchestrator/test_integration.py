@@ -346,3 +346,20 @@ async def tripctl(stack: Stack, *args: str) -> tuple[int, str, str]:
     )  # fmt: skip
     out, err = await process.communicate()
     return process.returncode or 0, out.decode(), err.decode()
+
+
+@pytest.mark.parametrize(
+    ("field", "list_request"),
+    [
+        ("page_size", trip_pb2.ListTripsRequest(page_size=-1)),
+        ("page_token", trip_pb2.ListTripsRequest(page_token="not base64!")),
+        ("status", trip_pb2.ListTripsRequest(status=99)),  # type: ignore[arg-type]
+    ],
+)
+async def test_list_trips_refuses_bad_paging_and_filters(
+    stack: Stack, field: str, list_request: trip_pb2.ListTripsRequest
+) -> None:
+    with pytest.raises(grpc.aio.AioRpcError) as caught:
+        await stack.trips().ListTrips(list_request, timeout=15)
+    assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert (caught.value.details() or "").startswith(f"{field}:")
