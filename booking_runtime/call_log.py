@@ -126,10 +126,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             started = time.perf_counter()
-            await self._gate(context)
-            self._tracker.enter()
             code = grpc.StatusCode.OK
+            entered = False
             try:
+                await self._gate(context)
+                self._tracker.enter()
+                entered = True
                 return await behavior(request, context)
             except ServiceError as error:
                 code = error.code
@@ -138,7 +140,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 code = _code_of(context, exc)
                 raise
             finally:
-                self._tracker.leave()
+                if entered:
+                    self._tracker.leave()
                 if self._log_calls:
                     self._log(method, request, code, started)
 
@@ -147,10 +150,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
     def _server_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
             started = time.perf_counter()
-            await self._gate(context)
-            self._tracker.enter()
             code = grpc.StatusCode.OK
+            entered = False
             try:
+                await self._gate(context)
+                self._tracker.enter()
+                entered = True
                 async for reply in behavior(request, context):
                     yield reply
             except ServiceError as error:
@@ -160,7 +165,8 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
                 code = _code_of(context, exc)
                 raise
             finally:
-                self._tracker.leave()
+                if entered:
+                    self._tracker.leave()
                 if self._log_calls:
                     self._log(method, request, code, started)
 
