@@ -363,3 +363,13 @@ async def test_list_trips_refuses_bad_paging_and_filters(
         await stack.trips().ListTrips(list_request, timeout=15)
     assert caught.value.code() == grpc.StatusCode.INVALID_ARGUMENT
     assert (caught.value.details() or "").startswith(f"{field}:")
+
+
+async def test_watch_follows_a_booking_to_its_failure(stack: Stack) -> None:
+    booked = await stack.trips().BookTrip(book_request(hotel="lis-tiny-inn", rooms=3, wait=False), timeout=30)
+    call = stack.trips().WatchTrip(trip_pb2.WatchTripRequest(trip_id=booked.trip_id), timeout=60)
+    seen = [trip async for trip in call]
+    assert seen[-1].status == trip_pb2.TRIP_STATUS_FAILED
+    assert step(seen[-1], "flight").status == trip_pb2.STEP_STATUS_COMPENSATED
+    stamps = [t.updated_at.ToDatetime() for t in seen]
+    assert stamps == sorted(stamps)
