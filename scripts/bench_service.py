@@ -28,6 +28,7 @@ from pathlib import Path
 
 import asyncpg
 import grpc
+import psutil
 import uvloop
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
@@ -43,6 +44,7 @@ class Level:
     latencies_ms: list[float]
     errors: int
     elapsed_s: float
+    service_cpu_s: float = 0.0
 
     def pct(self, p: float) -> float:
         ordered = sorted(self.latencies_ms)
@@ -53,7 +55,8 @@ class Level:
         return (
             f"{self.store:<9} c={self.concurrency:<3} n={len(self.latencies_ms):<6} err={self.errors:<4} "
             f"p50={self.pct(50):6.2f} ms  p99={self.pct(99):6.2f} ms  "
-            f"mean={statistics.fmean(self.latencies_ms):6.2f} ms  {rate:8.0f} bookings/s"
+            f"mean={statistics.fmean(self.latencies_ms):6.2f} ms  {rate:6.0f} bookings/s  "
+            f"service CPU {self.service_cpu_s * 1e6 / max(1, len(self.latencies_ms)):4.0f} us/booking"
         )
 
 
@@ -168,8 +171,11 @@ async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> li
             await run_level(
                 stub, store, 10, min(500, args.requests), pairs
             )  # warm-up: caches, pools, JIT-free paths
+            meter = psutil.Process(process.pid)
             for concurrency in args.concurrency:
+                cpu_before = sum(meter.cpu_times()[:2])
                 level = await run_level(stub, store, concurrency, args.requests, pairs)
+                level.service_cpu_s = sum(meter.cpu_times()[:2]) - cpu_before
                 print(level.row(), flush=True)
                 levels.append(level)
     finally:
