@@ -8,6 +8,7 @@ from pathlib import Path
 
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
+from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 
 from tests.booking.conftest import Stack
 from tests.booking.stack import (
@@ -60,10 +61,13 @@ async def test_sigterm_turns_health_not_serving_and_finishes_in_flight_calls(tmp
     assert svc.channel is not None
     health = health_pb2_grpc.HealthStub(svc.channel)
     try:
-        await svc.call("SearchFlights", {})  # loads the descriptors: the next call is one round trip
         request = flight_request(day(81))
-        slow = asyncio.ensure_future(svc.call("BookFlight", request))
-        # Sent after the slow call on the same connection: once it answers, the slow call is in.
+        # The stub starts the call at once (the reflection client would first await descriptors),
+        # so the health check below goes out after it on the same connection: once the check
+        # answers, the slow call is being served.
+        slow = flight_pb2_grpc.FlightServiceStub(svc.channel).BookFlight(
+            flight_pb2.BookFlightRequest(**request)
+        )
         reply = await health.Check(health_pb2.HealthCheckRequest())
         assert reply.status == health_pb2.HealthCheckResponse.SERVING
         svc.process.signal(signal.SIGTERM)
@@ -77,7 +81,8 @@ async def test_sigterm_turns_health_not_serving_and_finishes_in_flight_calls(tmp
         await wait_for(not_serving, timeout=10, what="health NOT_SERVING after SIGTERM")
         await expect_error(svc.call("BookFlight", flight_request(day(81))), grpc.StatusCode.UNAVAILABLE)
         booked = await slow
-        assert booked["status"] == "BOOKED" and booked["idempotency_key"] == request["idempotency_key"]
+        assert booked.status == flight_pb2.BOOKED and booked.idempotency_key == request["idempotency_key"]
+        assert '"in_flight": 1' in svc.process.log_tail()
 
         async def exited() -> bool:
             return not svc.process.running
