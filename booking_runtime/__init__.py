@@ -1,5 +1,11 @@
-"""Plumbing the three booking services share: server, errors, config, storage, ledger, faults.
+"""Plumbing the three booking services share, so each service folder holds only its domain.
 
-Each service folder (flight_svc, hotel_svc, cab_svc) keeps only its domain; everything that
-is the same for all of them lives here so it is written, tested and tuned once.
+- `server`: grpc.aio server start-up: health, reflection, graceful drain on SIGTERM/SIGINT, uvloop.
+- `call_log`: the per-call interceptor (JSON access log, drain gate, ServiceError -> rich status).
+- `errors`: business refusals as exceptions, sent as statuses with ErrorInfo/BadRequest details.
+- `config`: flags over environment (`FLIGHT_SVC_ADDR`, `FLIGHT_DB`, `FLIGHT_FAULT_RATE`, ...).
+- `faults`: fault injection before the handler runs (so an injected failure changes nothing).
+- `storage`, `tables`: SQLAlchemy Core on SQLite (writer thread, group commit) or PostgreSQL.
+- `ledger`: the idempotent booking ledger and lazily created inventory; never oversells.
+- `catalog`, `validation`, `app`: catalog seeding, shared input checks, and service start-up.
 """
