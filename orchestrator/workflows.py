@@ -45,6 +45,9 @@ with workflow.unsafe.imports_passed_through():
     from orchestrator.search_attributes import MEMO_TRIP, TRIP_CUSTOMER_ID, TRIP_STATUS
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
+# Patch ids: each names a change to the commands a trip issues; never remove one while trips that
+# may have run the old code are still open (tests/orchestrator/histories keeps their histories).
+PATCH_REFUSAL_AFTER_RETRY = "compensate-refusal-after-retry"
 # Compensations retry for ever; this caps the wait between two tries.
 COMPENSATION_MAX_BACKOFF_SECONDS = 10.0
 
@@ -161,7 +164,12 @@ class TripWorkflow:
                 if not verdict.retryable:
                     step.status = StepStatus.FAILED
                     self._touch()
-                    return StepOutcome.REFUSED if verdict.certainly_unbooked else StepOutcome.UNKNOWN
+                    refused = verdict.certainly_unbooked
+                    if refused and retry_number > 0 and workflow.patched(PATCH_REFUSAL_AFTER_RETRY):
+                        # An earlier attempt got no answer: it may still book after this refusal
+                        # (a slow request overtaken by its retry), so the step is undone too.
+                        refused = False
+                    return StepOutcome.REFUSED if refused else StepOutcome.UNKNOWN
                 delay = timedelta(seconds=retry.backoff_seconds(retry_number))
                 retry_number += 1
                 if workflow.now() + delay > deadline:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import sys
 import uuid
 from collections.abc import Awaitable, Callable
 from pathlib import Path
@@ -82,18 +83,24 @@ SCENARIOS: dict[str, tuple[dict[str, list[Answer]], Scenario]] = {
         },
         _failed,
     ),
+    "refused_after_retry": (
+        {"reserve_hotel": [transient("UNAVAILABLE"), refusal("FAILED_PRECONDITION", "SOLD_OUT")]},
+        _failed,
+    ),
     "cancelled": ({}, _cancelled),
     "cancelled_mid_step": ({"reserve_hotel": [HANG]}, _cancelled_mid_step),
 }
 
 
-async def record() -> dict[str, str]:
-    """Run every scenario; return name -> history JSON."""
+async def record(names: list[str] | None = None) -> dict[str, str]:
+    """Run every scenario (or only `names`); return name -> history JSON."""
     histories: dict[str, str] = {}
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
     try:
         await ensure_search_attributes(env.client)
         for name, (script, scenario) in SCENARIOS.items():
+            if names and name not in names:
+                continue
             fake = FakeServices(script={key: list(answers) for key, answers in script.items()})
             task_queue = f"record-{uuid.uuid4().hex[:8]}"
             trip = trip_input(f"history-{name}", await env.get_current_time(), attempt_timeout=30)
@@ -109,8 +116,10 @@ async def record() -> dict[str, str]:
 
 
 def main() -> None:
+    """Record every scenario, or only those named on the command line (`... record_histories NAME`)."""
+    names = sys.argv[1:]
     HISTORIES.mkdir(parents=True, exist_ok=True)
-    for name, history in asyncio.run(record()).items():
+    for name, history in asyncio.run(record(names)).items():
         path = HISTORIES / f"{name}.json"
         path.write_text(history + "\n")
         print(f"wrote {path}")

@@ -28,6 +28,9 @@ def test_the_four_scenarios_are_recorded() -> None:
         "failed_compensated",
         "cancelled",
         "cancelled_mid_step",
+        # Recorded before the patch compensate-refusal-after-retry, and after it.
+        "refused_after_retry_v1",
+        "refused_after_retry",
     }
 
 

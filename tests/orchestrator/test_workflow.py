@@ -131,6 +131,28 @@ async def test_a_timed_out_step_is_compensated_too(harness: Harness) -> None:
     assert "attempt timeout" in state.failure_reason
 
 
+async def test_a_refusal_after_an_unanswered_attempt_is_compensated_too(harness: Harness) -> None:
+    # The first call got no answer and may still book later; the retry's SOLD_OUT does not prove that
+    # nothing is held, so the hotel is cancelled too (patch compensate-refusal-after-retry).
+    harness.fake.script["reserve_hotel"] = [
+        transient("UNAVAILABLE"),
+        refusal("FAILED_PRECONDITION", "SOLD_OUT"),
+    ]
+    handle = await harness.start(await harness.trip())
+    await failure_of(handle)
+    assert harness.fake.names() == [
+        "book_flight",
+        "reserve_hotel",
+        "reserve_hotel",
+        "cancel_hotel",
+        "cancel_flight",
+    ]
+    state = await state_of(handle)
+    assert state.status == TripStatus.FAILED
+    assert statuses(state) == [StepStatus.COMPENSATED, StepStatus.COMPENSATED, StepStatus.PENDING]
+    assert "SOLD_OUT" in state.failure_reason
+
+
 async def test_temporal_cancellation_mid_step_still_compensates(harness: Harness) -> None:
     harness.fake.script["reserve_hotel"] = [HANG]
     # While a local activity runs, new events (the cancel) reach the workflow at the next workflow

@@ -474,7 +474,7 @@ class ListTripsResponse(_message.Message):
     """Pass as page_token for the next page; empty on the last."""
     @_builtins.property
     def trips(self) -> _containers.RepeatedCompositeFieldContainer[Global___Trip]:
-        """The trips on this page, newest first."""
+        """The trips on this page, in the order ListTrips documents."""
 
     def __init__(
         self,

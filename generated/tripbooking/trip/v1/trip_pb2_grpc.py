@@ -84,7 +84,7 @@ class TripServiceServicer:
         raise NotImplementedError('Method not implemented!')
 
     def ListTrips(self, request, context):
-        """Lists trips, newest first, through Temporal visibility.
+        """Lists trips through Temporal visibility: open trips first, then ended ones, most recent first.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

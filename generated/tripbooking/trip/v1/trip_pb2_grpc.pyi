@@ -42,7 +42,7 @@ class TripServiceStub:
     GetTrip: _grpc.UnaryUnaryMultiCallable[_trip_pb2.GetTripRequest, _trip_pb2.Trip]
     """Reads a trip's current state; NOT_FOUND for an unknown trip_id."""
     ListTrips: _grpc.UnaryUnaryMultiCallable[_trip_pb2.ListTripsRequest, _trip_pb2.ListTripsResponse]
-    """Lists trips, newest first, through Temporal visibility."""
+    """Lists trips through Temporal visibility: open trips first, then ended ones, most recent first."""
     CancelTrip: _grpc.UnaryUnaryMultiCallable[_trip_pb2.CancelTripRequest, _trip_pb2.Trip]
     """Cancels a trip that has not started yet: every booked step is undone.
     FAILED_PRECONDITION when the trip has ended or already started.
@@ -64,7 +64,7 @@ class TripServiceAsyncStub(TripServiceStub):
     GetTrip: _aio.UnaryUnaryMultiCallable[_trip_pb2.GetTripRequest, _trip_pb2.Trip]  # type: ignore[assignment]
     """Reads a trip's current state; NOT_FOUND for an unknown trip_id."""
     ListTrips: _aio.UnaryUnaryMultiCallable[_trip_pb2.ListTripsRequest, _trip_pb2.ListTripsResponse]  # type: ignore[assignment]
-    """Lists trips, newest first, through Temporal visibility."""
+    """Lists trips through Temporal visibility: open trips first, then ended ones, most recent first."""
     CancelTrip: _aio.UnaryUnaryMultiCallable[_trip_pb2.CancelTripRequest, _trip_pb2.Trip]  # type: ignore[assignment]
     """Cancels a trip that has not started yet: every booked step is undone.
     FAILED_PRECONDITION when the trip has ended or already started.
@@ -101,7 +101,7 @@ class TripServiceServicer(metaclass=_abc_1.ABCMeta):
         request: _trip_pb2.ListTripsRequest,
         context: _ServicerContext,
     ) -> _typing.Union[_trip_pb2.ListTripsResponse, _abc.Awaitable[_trip_pb2.ListTripsResponse]]:
-        """Lists trips, newest first, through Temporal visibility."""
+        """Lists trips through Temporal visibility: open trips first, then ended ones, most recent first."""
 
     @_abc_1.abstractmethod
     def CancelTrip(
