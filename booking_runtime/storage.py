@@ -25,6 +25,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+import asyncpg
 import sqlalchemy as sa
 from sqlalchemy import event
 from sqlalchemy.dialects import postgresql, sqlite
@@ -34,6 +35,7 @@ from booking_runtime.errors import ServiceError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MAX_BATCH = 64
+AUTOCOMMIT_CONNECTIONS = 6
 
 T = TypeVar("T")
 log = logging.getLogger("booking_runtime.storage")
@@ -172,12 +174,13 @@ class _SqliteWriter:
 class Database:
     """A service's database: write transactions as functions, async reads, dialect-aware inserts."""
 
-    def __init__(self, target: str, schema: str, *, pool_size: int = 10) -> None:
+    def __init__(self, target: str, schema: str, *, pool_size: int = 5) -> None:
         self.target = target
         self.schema = schema
         self.postgres = is_postgres(target)
         self._writer: _SqliteWriter | None = None
         self._sync_engine: sa.Engine | None = None
+        self._lent: asyncio.Queue[AsyncConnection | None] | None = None
         if self.postgres:
             self.engine = create_async_engine(
                 _postgres_url(target),
@@ -218,10 +221,38 @@ class Database:
 
     @asynccontextmanager
     async def autocommit(self) -> AsyncIterator[AsyncConnection]:
-        """PostgreSQL only: every statement is its own transaction (one round trip, no BEGIN/COMMIT)."""
+        """PostgreSQL only: a connection where every statement is its own transaction.
+
+        A few such connections are checked out of the pool once and lent out through a queue:
+        SQLAlchemy's per-checkout bookkeeping costs more CPU than the one-statement booking.
+        A connection that fails is invalidated and replaced.
+        """
         assert self.postgres, "autocommit statements are a PostgreSQL path"
-        async with self._autocommit_engine.connect() as conn:
+        if self._lent is None:
+            self._lent = asyncio.Queue()
+            for _ in range(AUTOCOMMIT_CONNECTIONS):
+                self._lent.put_nowait(None)  # opened on first use
+        conn = await self._lent.get()
+        try:
+            if conn is None:
+                conn = await self._autocommit_engine.connect()
             yield conn
+        except asyncpg.PostgresError:
+            raise  # the statement failed on the server; the connection is fine (autocommit)
+        except sa.exc.DBAPIError as error:
+            if error.connection_invalidated and conn is not None:
+                await conn.close()
+                conn = None
+            raise
+        except BaseException:
+            # Cancelled mid-statement or the connection broke: its state is unknown, replace it.
+            if conn is not None:
+                await conn.invalidate()
+                await conn.close()
+            conn = None
+            raise
+        finally:
+            self._lent.put_nowait(conn)
 
     @asynccontextmanager
     async def read(self) -> AsyncIterator[AsyncConnection]:
@@ -246,6 +277,10 @@ class Database:
         await self.write(create)
 
     async def close(self) -> None:
+        while self._lent is not None and not self._lent.empty():
+            conn = self._lent.get_nowait()
+            if conn is not None:
+                await conn.close()
         await self.engine.dispose()
         if self._writer is not None:
             self._writer.close()
