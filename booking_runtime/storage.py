@@ -4,12 +4,17 @@ A write is a plain function `fn(conn) -> result` run as one transaction, so a bo
 hand-off instead of one per statement:
 
 * SQLite: a single writer thread owns one sqlite3 connection (WAL, synchronous=NORMAL,
-  busy_timeout) and runs each transaction with `BEGIN IMMEDIATE`, so it holds the write lock
+  busy_timeout) and runs transactions with `BEGIN IMMEDIATE`, so each holds the write lock
   from its first statement (no lock-upgrade deadlocks; busy_timeout covers other processes).
-  Reads go through aiosqlite and see WAL snapshots without waiting for the writer.
+  Writes queued meanwhile commit together (group commit). Reads go through aiosqlite and see
+  WAL snapshots without waiting for the writer.
 * PostgreSQL: asyncpg through SQLAlchemy's async engine; the same function runs inside
   `AsyncConnection.run_sync`. One schema per service via schema_translate_map; schema creation
-  takes an advisory lock so that replicas starting together do not race.
+  takes an advisory lock so that replicas starting together do not race. The ledger's
+  one-statement booking uses `autocommit()` connections held for the process's life.
+
+Measured with scripts/bench_service.py (2 cores, client on the same machine): a booking costs
+about 0.5 ms of service CPU on either store; the rest is gRPC.
 """
 
 from __future__ import annotations
