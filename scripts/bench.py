@@ -16,8 +16,10 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import platform
+import shlex
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -36,7 +38,7 @@ from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
 from scripts.stack import Stack, StackOptions, StackPorts
-from scripts.stack_temporal import ROOT
+from scripts.stack_temporal import ROOT, TemporalDevServer
 
 OUT_DIR = ROOT / "var" / "bench"
 CONFIRMED = trip_pb2.TRIP_STATUS_CONFIRMED
@@ -60,6 +62,21 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--use-running", action="store_true", help="measure the stack at the *_ADDR variables"
     )
     parser.add_argument("--quiet-services", action="store_true", help="services' per-call JSON log off")
+    parser.add_argument(
+        "--worker-flags",
+        default=None,
+        help="run scripts.bench_worker with these flags instead of orchestrator.worker, "
+        'e.g. "--runner unsandboxed"',
+    )
+    parser.add_argument(
+        "--temporal-dc",
+        action="append",
+        default=[],
+        help="extra dev-server dynamic config KEY=JSON (repeatable)",
+    )
+    parser.add_argument(
+        "--no-tuning", action="store_true", help="dev server without pragmas and dynamic config"
+    )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where results.json/.png go")
     return parser.parse_args(argv)
 
@@ -144,10 +161,11 @@ async def measure_level(
     )
     usage = await meter.stop()
     bar.close()
-    report = LevelReport.build(mode, result, usage)
+    report = LevelReport.build(mode, result, usage, meter.machine_busy_share)
     print(
         f"{mode:<8} c={concurrency:<4} p50 {report.p50_ms:7.1f} ms  p99 {report.p99_ms:7.1f} ms  "
-        f"{report.trips_per_s:7.1f} trips/s  errors {report.errors}",
+        f"{report.trips_per_s:7.1f} trips/s  errors {report.errors}  CPU busy {report.machine_busy_pct:.0f}% "
+        f"(others {report.others_busy_pct:.0f}%)",
         flush=True,
     )
     if report.errors:
@@ -184,6 +202,15 @@ async def run_all(
     return reports
 
 
+def dev_server(args: argparse.Namespace) -> TemporalDevServer:
+    """The tuned dev server of `make up`, or the untuned one, plus any --temporal-dc values."""
+    server = TemporalDevServer(pragmas=(), dynamic_config={}) if args.no_tuning else TemporalDevServer()
+    for item in args.temporal_dc:
+        key, _, value = item.partition("=")
+        server.dynamic_config[key] = json.loads(value)
+    return server
+
+
 async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
     if args.use_running:
@@ -199,9 +226,19 @@ async def main_async(args: argparse.Namespace) -> int:
         run_dir = args.out / f"stack-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"
         env = {f"{n}_LOG_CALLS": "0" for n in ("FLIGHT", "HOTEL", "CAB")} if args.quiet_services else {}
         stack = Stack(
-            StackOptions(ports=StackPorts.free(), state_dir=run_dir, log_dir=run_dir / "logs", env=env)
+            StackOptions(
+                ports=StackPorts.free(),
+                state_dir=run_dir,
+                log_dir=run_dir / "logs",
+                env=env,
+                server=dev_server(args),
+                worker_module="scripts.bench_worker"
+                if args.worker_flags is not None
+                else "orchestrator.worker",
+                worker_args=shlex.split(args.worker_flags or ""),
+            )
         )
-        print(f"starting a stack in {run_dir.relative_to(ROOT)} ...", flush=True)
+        print(f"starting a stack in {run_dir} ...", flush=True)
         await stack.start()
         addresses, pids = stack.addresses, stack.pids()
     try:

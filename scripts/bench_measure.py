@@ -97,6 +97,12 @@ class ProcessUsage:
     peak_rss_mb: float
 
 
+def machine_busy_s() -> float:
+    """CPU seconds all cores spent on anything but idle and I/O wait since boot."""
+    times = psutil.cpu_times()
+    return float(sum(times) - times.idle - getattr(times, "iowait", 0.0))
+
+
 @dataclass
 class ProcessMeter:
     """Samples CPU time (psutil cpu_times deltas) and RSS of named processes over a window."""
@@ -107,6 +113,9 @@ class ProcessMeter:
     _cpu0: dict[str, float] = field(default_factory=dict)
     _peak: dict[str, float] = field(default_factory=dict)
     _task: asyncio.Task[None] | None = None
+    _machine0: float = 0.0
+    _wall0: float = 0.0
+    machine_busy_share: float = 0.0  # all cores, whole machine, over the window (1.0 = every core busy)
 
     def __post_init__(self) -> None:
         self._procs = {name: psutil.Process(pid) for name, pid in self.pids.items()}
@@ -128,6 +137,8 @@ class ProcessMeter:
 
     def start(self) -> None:
         self._cpu0 = {name: self._cpu(proc) for name, proc in self._procs.items()}
+        self._machine0 = machine_busy_s()
+        self._wall0 = time.perf_counter()
         self._peak = {}
         self._task = asyncio.create_task(self._sampler())
 
@@ -137,6 +148,9 @@ class ProcessMeter:
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
         self._sample_rss()
+        self.machine_busy_share = (machine_busy_s() - self._machine0) / (
+            (time.perf_counter() - self._wall0) * (psutil.cpu_count() or 1)
+        )
         return {
             name: ProcessUsage(self._cpu(proc) - self._cpu0[name], self._peak.get(name, 0.0))
             for name, proc in self._procs.items()

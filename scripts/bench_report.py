@@ -7,6 +7,8 @@ import math
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+import psutil
+
 from scripts.bench_measure import LoadResult, ProcessUsage, mean
 
 
@@ -26,10 +28,16 @@ class LevelReport:
     trips_per_s: float
     cpu_ms_per_trip: dict[str, float]
     peak_rss_mb: dict[str, float]
+    machine_busy_pct: float
+    others_busy_pct: float  # the machine's CPU used by processes outside the benchmark (noise)
 
     @classmethod
-    def build(cls, mode: str, result: LoadResult, usage: dict[str, ProcessUsage]) -> LevelReport:
+    def build(
+        cls, mode: str, result: LoadResult, usage: dict[str, ProcessUsage], machine_busy_share: float
+    ) -> LevelReport:
         trips = max(1, result.count)
+        cores = psutil.cpu_count() or 1
+        ours = sum(u.cpu_s for u in usage.values()) / max(result.elapsed_s, 1e-9)
         return cls(
             mode=mode,
             concurrency=result.concurrency,
@@ -43,6 +51,8 @@ class LevelReport:
             trips_per_s=round(result.throughput, 1),
             cpu_ms_per_trip={name: round(u.cpu_s * 1000 / trips, 2) for name, u in usage.items()},
             peak_rss_mb={name: round(u.peak_rss_mb, 1) for name, u in usage.items()},
+            machine_busy_pct=round(100 * machine_busy_share, 1),
+            others_busy_pct=round(max(0.0, 100 * machine_busy_share - 100 * ours / cores), 1),
         )
 
 
@@ -54,7 +64,7 @@ def format_table(reports: list[LevelReport]) -> str:
     """Latency, throughput and the ratio to the direct baseline at the same concurrency; then CPU and RSS."""
     names = sorted({n for r in reports for n in r.cpu_ms_per_trip}, key=_process_order)
     head = f"{'mode':<9}{'c':>5}{'trips':>7}{'err':>5}{'p50 ms':>9}{'p99 ms':>9}{'trips/s':>9}"
-    head += f"{'p50 x':>7}{'rate x':>7}"
+    head += f"{'p50 x':>7}{'rate x':>7}{'CPU busy':>10}{'others':>8}"
     lines = [head, "-" * len(head)]
     for r in reports:
         base = _baseline(reports, r.concurrency)
@@ -62,7 +72,7 @@ def format_table(reports: list[LevelReport]) -> str:
         rate_x = r.trips_per_s / base.trips_per_s if base and base.trips_per_s else math.nan
         lines.append(
             f"{r.mode:<9}{r.concurrency:>5}{r.trips:>7}{r.errors:>5}{r.p50_ms:>9.1f}{r.p99_ms:>9.1f}"
-            f"{r.trips_per_s:>9.1f}{p50_x:>7.2f}{rate_x:>7.2f}"
+            f"{r.trips_per_s:>9.1f}{p50_x:>7.2f}{rate_x:>7.2f}{r.machine_busy_pct:>9.0f}%{r.others_busy_pct:>7.0f}%"
         )
     lines.append("")
     cpu_head = f"{'CPU ms per trip':<15}{'c':>5}" + "".join(f"{n:>10}" for n in names) + f"{'total':>10}"
@@ -78,6 +88,10 @@ def format_table(reports: list[LevelReport]) -> str:
         cells = "".join(f"{r.peak_rss_mb.get(n, math.nan):>10.1f}" for n in names)
         lines.append(f"{r.mode:<15}{r.concurrency:>5}{cells}")
     lines.append("(total: every stack process, the benchmark client excluded)")
+    lines.insert(
+        len(reports) + 2,
+        "(CPU busy: whole machine, all cores; others: of that, processes outside this benchmark)",
+    )
     return "\n".join(lines)
 
 

@@ -32,6 +32,17 @@ from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 SERVICES = ("flight", "hotel", "cab")
 
 
+def trip_search_attributes() -> dict[str, str]:
+    """The orchestrator's search attributes, to register when the dev server starts."""
+    from orchestrator.search_attributes import ALL_KEYS
+
+    cli_names = {"KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
+    return {
+        key.name: cli_names.get(key.indexed_value_type.name, key.indexed_value_type.name.capitalize())
+        for key in ALL_KEYS
+    }
+
+
 def free_port() -> int:
     """A TCP port nothing listens on right now."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -73,6 +84,8 @@ class StackOptions:
     log_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)  # extra environment for every Python child
     use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
+    worker_module: str = "orchestrator.worker"  # scripts.bench_worker measures worker levers
+    worker_args: list[str] = field(default_factory=list)
     ready_timeout: float = 90.0
 
 
@@ -167,6 +180,7 @@ class Stack:
             server.port = opts.ports.temporal
             server.ui_port = opts.ports.ui
             server.namespace = opts.namespace
+            server.search_attributes = {**trip_search_attributes(), **server.search_attributes}
             if server.db_filename is None:
                 server.db_filename = opts.state_dir / "temporal.db"
             await self._start_ready(
@@ -185,7 +199,7 @@ class Stack:
             )
         )
         client = await wait_temporal_ready(self.temporal_address, opts.namespace)
-        worker = self._child("worker", [sys.executable, "-m", "orchestrator.worker"])
+        worker = self._child("worker", [sys.executable, "-m", opts.worker_module, *opts.worker_args])
         await self._start_ready(
             worker, lambda: wait_for_pollers(client, opts.task_queue, worker.pid, opts.ready_timeout)
         )

@@ -29,6 +29,10 @@ TUNED_DYNAMIC_CONFIG: dict[str, object] = {
     "history.transferProcessorMaxPollRPS": 10000,
     "history.timerProcessorMaxPollRPS": 10000,
     "history.visibilityProcessorMaxPollRPS": 10000,
+    # start-dev re-reads the search attributes from the database on every read (so that new ones show
+    # at once): 8 metadata reads per trip, all through the one SQLite connection. The stack registers
+    # the trip's attributes when the server starts instead (TemporalDevServer.search_attributes).
+    "system.forceSearchAttributesCacheRefreshOnRead": False,
     # One partition per task queue: no forwarding hop between partitions for a single-node dev server.
     "matching.numTaskqueueReadPartitions": 1,
     "matching.numTaskqueueWritePartitions": 1,
@@ -47,6 +51,9 @@ class TemporalDevServer:
     pragmas: tuple[str, ...] = TUNED_PRAGMAS
     dynamic_config: dict[str, object] = field(default_factory=lambda: dict(TUNED_DYNAMIC_CONFIG))
     log_level: str = "error"
+    metrics_port: int | None = None  # Prometheus /metrics; None: a random free port
+    # Registered at start-up (name -> Keyword, Text, Int, ...), so they are known before any worker runs.
+    search_attributes: dict[str, str] = field(default_factory=dict)
 
     @property
     def address(self) -> str:
@@ -59,11 +66,15 @@ class TemporalDevServer:
             argv.append("--headless")
         else:
             argv += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+        if self.metrics_port is not None:
+            argv += ["--metrics-port", str(self.metrics_port)]
         if self.namespace != "default":
             argv += ["--namespace", self.namespace]
         if self.db_filename is not None:
             self.db_filename.parent.mkdir(parents=True, exist_ok=True)
             argv += ["--db-filename", str(self.db_filename)]
+        for name, kind in self.search_attributes.items():
+            argv += ["--search-attribute", f"{name}={kind}"]
         for pragma in self.pragmas:
             argv += ["--sqlite-pragma", pragma]
         for key, value in self.dynamic_config.items():
