@@ -131,7 +131,14 @@ class _SqliteWriter:
         self._thread.join()
 
     def _run(self) -> None:
-        with self._engine.connect() as conn:
+        try:
+            conn = self._engine.connect()
+        except Exception as error:  # e.g. the file cannot be opened: fail every write, do not hang
+            log.error("cannot open the SQLite database for writing: %s", error)
+            while (job := self._queue.get()) is not None:
+                job.settle(error=error)
+            return
+        with conn:
             carried: _Job | None = None
             while True:
                 job = carried if carried is not None else self._queue.get()
