@@ -1,0 +1,1 @@
+"""Tests of the operator scripts (make up, make demo, make bench)."""

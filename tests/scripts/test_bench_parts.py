@@ -1,0 +1,54 @@
+"""The benchmark's pure parts: percentiles, the closed-loop runner, the workload spread, the table."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+
+from scripts.bench_measure import LoadResult, ProcessUsage, percentile, run_load
+from scripts.bench_report import LevelReport, format_table
+from scripts.bench_workload import Workload
+
+
+def test_percentile_is_nearest_rank() -> None:
+    values = [float(v) for v in range(1, 101)]
+    assert percentile(values, 50) == 50.0
+    assert percentile(values, 99) == 99.0
+    assert percentile([7.0], 99) == 7.0
+
+
+async def test_run_load_makes_exactly_count_calls_with_fresh_indexes() -> None:
+    seen: list[int] = []
+
+    async def call(index: int) -> None:
+        seen.append(index)
+        await asyncio.sleep(0)
+        if index == 105:
+            raise RuntimeError("boom")
+
+    result = await run_load(call, concurrency=8, count=40, first_index=100)
+    assert sorted(seen) == list(range(100, 140))
+    assert result.count == 39 and result.errors == ["RuntimeError: boom"]
+
+
+def test_workload_spreads_requests_and_skips_tiny_hotels() -> None:
+    workload = Workload.from_catalogs("t")
+    assert "lis-tiny-inn" not in workload.hotels
+    trips = [workload.trip_request(i) for i in range(200)]
+    assert len({t.request_id for t in trips}) == 200
+    # Neighbouring requests never share a flight/date, hotel/night or cab hour.
+    for a, b in itertools.pairwise(trips):
+        assert (a.flight.flight_number, a.flight.date) != (b.flight.flight_number, b.flight.date)
+        assert (a.hotel.hotel_id, a.hotel.check_in) != (b.hotel.hotel_id, b.hotel.check_in)
+        assert (a.cab.city, a.cab.pickup_time) != (b.cab.city, b.cab.pickup_time)
+    flight, hotel, cab = workload.direct_requests(3)
+    assert flight.idempotency_key != hotel.idempotency_key != cab.idempotency_key
+
+
+def test_table_shows_ratio_to_the_direct_baseline() -> None:
+    usage = {"worker": ProcessUsage(cpu_s=1.0, peak_rss_mb=100.0)}
+    direct = LevelReport.build("direct", LoadResult(1, [2.0] * 10, [], 1.0), usage, 0.5)
+    trip = LevelReport.build("booktrip", LoadResult(1, [20.0] * 5, [], 1.0), usage, 0.5)
+    table = format_table([direct, trip])
+    assert "booktrip" in table and "10.00" in table  # p50 is 10x the baseline's
+    assert trip.cpu_ms_per_trip["worker"] == 200.0
