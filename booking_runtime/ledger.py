@@ -155,7 +155,6 @@ class Ledger:
             .returning(*cols)
         )
         self._pg_statements: dict[int, str] = {}
-        self._unclaim = sa.delete(bookings).where(bookings.c.idempotency_key == sa.bindparam("b_key"))
         self._give_back = (
             sa.update(inventory)
             .where(inv.resource == sa.bindparam("b_resource"), inv.slot == sa.bindparam("b_slot"))
@@ -280,8 +279,8 @@ class Ledger:
     def _book_tx(self, conn: sa.Connection, values: dict[str, Any], units: list[Unit]) -> BookingRecord:
         """Claim the key, then take every unit in (resource, slot) order; all or nothing.
 
-        On SOLD_OUT this undoes its own statements before raising, so it is safe in a batch of
-        writes that commits together (SQLite); on PostgreSQL the raise also rolls back.
+        Runs in its own savepoint inside SQLite's group commit: raising SOLD_OUT undoes the claim and
+        every unit taken so far, while the other bookings of the batch still commit.
         """
         key = values["idempotency_key"]
         # Claiming first makes a concurrent call with the same key wait here, then re-read.
@@ -289,20 +288,14 @@ class Ledger:
             existing = self._read(conn, key)
             assert existing is not None
             return self._replay(existing, values["fingerprint"], key)
-        taken: list[Unit] = []
         for unit in units:
             fits = unit.quantity <= unit.capacity
             if fits:
                 params = {"resource": unit.resource, "slot": unit.slot, "capacity": unit.capacity}
                 fits = conn.execute(self._take_one, {**params, "taken": unit.quantity}).first() is not None
             if not fits:
-                error = self._sold_out(conn, unit)
-                for done in taken:
-                    params = {"b_resource": done.resource, "b_slot": done.slot, "b_quantity": done.quantity}
-                    conn.execute(self._give_back, params)
-                conn.execute(self._unclaim, {"b_key": key})
-                raise error
-            taken.append(unit)
+                # Raising rolls the claim and every unit taken so far back (transaction or savepoint).
+                raise self._sold_out(conn, unit)
         return _record_from_values(values)
 
     def _sold_out(self, conn: sa.Connection, unit: Unit) -> FailedPrecondition:

@@ -110,9 +110,9 @@ class _SqliteWriter:
 
     Jobs waiting in the queue are run in one transaction: while a transaction commits, the next
     bookings queue up, so under load each commit (and each hand-off to this thread) serves many.
-    A batchable job must leave nothing behind when it raises a ServiceError (the ledger undoes its
-    own statements), because the other jobs of its batch still commit. Any other exception rolls
-    the batch back and each of its jobs is retried alone.
+    Each job runs in its own savepoint, so a job that raises a ServiceError (a refusal such as
+    SOLD_OUT) leaves nothing behind while the other jobs of its batch still commit. Any other
+    exception rolls the batch back and each of its jobs is retried alone.
     """
 
     def __init__(self, engine: sa.Engine, name: str) -> None:
@@ -166,7 +166,9 @@ class _SqliteWriter:
             with conn.begin():
                 for job in batch:
                     try:
-                        outcomes.append((job.fn(conn, *job.args), None))
+                        # A savepoint per job: a refusal undoes that job alone, the batch commits.
+                        with conn.begin_nested():
+                            outcomes.append((job.fn(conn, *job.args), None))
                     except ServiceError as refusal:
                         if not job.batchable:
                             raise

@@ -84,3 +84,19 @@ async def test_concurrent_bookings_in_one_batch_never_oversell(ledger: Ledger) -
     assert all(isinstance(r, FailedPrecondition) for r in results if isinstance(r, BaseException))
     same = await asyncio.gather(*(ledger.book(request("same", 1, slots=("d9",))) for _ in range(10)))
     assert len({r.booking_id for r in same}) == 1 and await taken(ledger, "d9") == [1]
+
+
+async def test_a_refused_booking_in_a_batch_leaves_nothing_while_the_others_commit(ledger: Ledger) -> None:
+    await ledger.book(request("full", 4, slots=("d2",)))
+    # Queued together, these commit as one batch; "x*" take d1 before failing on d2.
+    results = await asyncio.gather(
+        *(ledger.book(request(f"x{n}", 2, slots=("d1", "d2"))) for n in range(3)),
+        *(ledger.book(request(f"ok{n}", 1, slots=("d1",))) for n in range(3)),
+        return_exceptions=True,
+    )
+    assert all(isinstance(r, FailedPrecondition) and r.reason == "SOLD_OUT" for r in results[:3])
+    assert not any(isinstance(r, BaseException) for r in results[3:])
+    assert await taken(ledger, "d1", "d2") == [3, 4]
+    for n in range(3):
+        with pytest.raises(NotFound):
+            await ledger.get(f"x{n}")
