@@ -46,6 +46,8 @@ MAX_PAGE_SIZE = 100
 # While a step's call is in flight the workflow task stays open; queries, CancelTrip and a crashed
 # worker's hand-over wait for its heartbeat at 80% of this timeout (Temporal's default is 10 s).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
+# A query waits for a worker: while a booking call is in flight, up to the task timeout's heartbeat.
+QUERY_TIMEOUT = timedelta(seconds=10)
 # Server-side long polls of the history return after about 20 s without news; stay above that.
 WATCH_POLL_TIMEOUT = timedelta(seconds=30)
 
@@ -157,7 +159,15 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
 
     @_temporal_errors
     async def GetTrip(self, request: trip_pb2.GetTripRequest, context: Context) -> trip_pb2.Trip:
-        state = await self._query(validation.require_trip_id(request.trip_id))
+        trip_id = validation.require_trip_id(request.trip_id)
+        try:
+            state = await self._query(trip_id)
+        except RPCError as err:
+            if err.status not in (RPCStatusCode.CANCELLED, RPCStatusCode.DEADLINE_EXCEEDED):
+                raise
+            # No worker answered in time (all down, or busy): the trip as of its last status
+            # change, which the workflow keeps in its memo, beats a hanging call.
+            return await _listed_trip(await self._handle(trip_id).describe())
         return convert.trip_to_proto(state)
 
     @_temporal_errors
@@ -185,7 +195,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         if not trip_id.startswith("trip-"):
             raise NotFound(f"no trip {trip_id!r}")
         try:
-            return await self._handle(trip_id).query(TripWorkflow.get_trip)
+            return await self._handle(trip_id).query(TripWorkflow.get_trip, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as err:
             if err.status == RPCStatusCode.NOT_FOUND:
                 raise NotFound(f"no trip {trip_id!r}") from None

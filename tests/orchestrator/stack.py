@@ -27,6 +27,8 @@ class Stack:
     addresses: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
     channels: list[grpc.aio.Channel] = field(default_factory=list)
+    # Service -> database target; SQLite files under workdir unless given (e.g. PostgreSQL DSNs).
+    databases: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (*SERVICES, "trip"):
@@ -41,9 +43,10 @@ class Stack:
             "HOTEL_SVC_ADDR": self.addresses["hotel"],
             "CAB_SVC_ADDR": self.addresses["cab"],
             "ORCHESTRATOR_ADDR": self.addresses["trip"],
-            "FLIGHT_DB": str(self.workdir / "flight.db"),
-            "HOTEL_DB": str(self.workdir / "hotel.db"),
-            "CAB_DB": str(self.workdir / "cab.db"),
+            **{
+                f"{name.upper()}_DB": self.databases.get(name, str(self.workdir / f"{name}.db"))
+                for name in SERVICES
+            },
         }
 
     def _process(self, name: str, module: str) -> ManagedProcess:

@@ -174,6 +174,19 @@ async def test_a_killed_worker_is_replaced_and_the_trip_still_confirms(stack: St
     assert await seats_left(stack, request.flight.date) == before - 2
 
 
+async def test_get_trip_answers_from_the_memo_while_no_worker_runs(stack: Stack) -> None:
+    trip = (await stack.trips().BookTrip(book_request(), timeout=60)).trip
+    assert trip.status == CONFIRMED, stack.logs()
+    stack.processes["worker"].stop()
+    try:
+        # The query finds no worker and times out; the last status change is still there.
+        fetched = await get_trip(stack, trip.trip_id)
+    finally:
+        stack.start_worker()
+    assert fetched.status == CONFIRMED
+    assert [s.status for s in fetched.steps] == [trip_pb2.STEP_STATUS_BOOKED] * 3
+
+
 async def test_duplicate_book_trip_makes_one_trip_and_takes_inventory_once(stack: Stack) -> None:
     request = book_request()
     before = await seats_left(stack, request.flight.date)
