@@ -75,6 +75,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="extra dev-server dynamic config KEY=JSON (repeatable)",
     )
     parser.add_argument(
+        "--temporal-env",
+        action="append",
+        default=[],
+        help="environment of the dev server, KEY=VALUE (repeatable)",
+    )
+    parser.add_argument(
         "--no-tuning", action="store_true", help="dev server without pragmas and dynamic config"
     )
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where results.json/.png go")
@@ -208,6 +214,9 @@ def dev_server(args: argparse.Namespace) -> TemporalDevServer:
     for item in args.temporal_dc:
         key, _, value = item.partition("=")
         server.dynamic_config[key] = json.loads(value)
+    for item in args.temporal_env:
+        key, _, value = item.partition("=")
+        server.env[key] = value
     return server
 
 

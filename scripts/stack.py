@@ -141,10 +141,10 @@ class Stack:
             env[f"{key}_DB"] = db or str(opts.state_dir / f"{name}.db")
         return {**env, **opts.env}
 
-    def _child(self, name: str, argv: list[str]) -> ChildProcess:
+    def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         opts = self.options
         log_path = opts.log_dir / f"{name}.log" if opts.log_dir is not None else None
-        env = self.child_env() if name != "temporal" else {}
+        env = self.child_env() if env is None else env
         return ChildProcess(name, argv, env=env, cwd=ROOT, echo=opts.echo, log_path=log_path)
 
     async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[object]]) -> None:
@@ -184,7 +184,7 @@ class Stack:
             if server.db_filename is None:
                 server.db_filename = opts.state_dir / "temporal.db"
             await self._start_ready(
-                self._child("temporal", server.argv()),
+                self._child("temporal", server.argv(), env=server.env),
                 lambda: wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout),
             )
         else:

@@ -52,6 +52,8 @@ class TemporalDevServer:
     dynamic_config: dict[str, object] = field(default_factory=lambda: dict(TUNED_DYNAMIC_CONFIG))
     log_level: str = "error"
     metrics_port: int | None = None  # Prometheus /metrics; None: a random free port
+    # Environment of the server process (the Go runtime reads GOGC, GOMAXPROCS, ...).
+    env: dict[str, str] = field(default_factory=dict)
     # Registered at start-up (name -> Keyword, Text, Int, ...), so they are known before any worker runs.
     search_attributes: dict[str, str] = field(default_factory=dict)
 
