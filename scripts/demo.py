@@ -20,6 +20,9 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 
 import grpc
+from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
+from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
+from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from scripts.stack import Stack, StackOptions, StackPorts
@@ -80,8 +83,42 @@ def detail(trip: trip_pb2.Trip) -> str:
     return "\n".join(lines)
 
 
+async def service_view(addresses: dict[str, str], step: trip_pb2.TripStep) -> str:
+    """What the step's own service holds for its idempotency key: the saga's effect, seen from outside."""
+    try:
+        async with grpc.aio.insecure_channel(addresses[step.name]) as channel:
+            if step.name == "flight":
+                flights: flight_pb2_grpc.FlightServiceAsyncStub = flight_pb2_grpc.FlightServiceStub(channel)
+                flight = await flights.GetFlightBooking(
+                    flight_pb2.GetFlightBookingRequest(idempotency_key=step.idempotency_key), timeout=10
+                )
+                status = flight_pb2.BookingStatus.Name(flight.status)
+            elif step.name == "hotel":
+                hotels: hotel_pb2_grpc.HotelServiceAsyncStub = hotel_pb2_grpc.HotelServiceStub(channel)
+                hotel = await hotels.GetHotelReservation(
+                    hotel_pb2.GetHotelReservationRequest(idempotency_key=step.idempotency_key), timeout=10
+                )
+                status = hotel_pb2.BookingStatus.Name(hotel.status)
+            else:
+                cabs: cab_pb2_grpc.CabServiceAsyncStub = cab_pb2_grpc.CabServiceStub(channel)
+                cab = await cabs.GetCabBooking(
+                    cab_pb2.GetCabBookingRequest(idempotency_key=step.idempotency_key), timeout=10
+                )
+                status = cab_pb2.BookingStatus.Name(cab.status)
+    except grpc.aio.AioRpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            return "nothing (never booked)"
+        return f"unknown ({err.code().name}: {err.details()})"
+    return {"BOOKED": "BOOKED (holds inventory)", "CANCELLED": "CANCELLED (holds nothing)"}.get(
+        status, status
+    )
+
+
 async def follow(
-    stub: trip_pb2_grpc.TripServiceAsyncStub, title: str, request: trip_pb2.BookTripRequest
+    stub: trip_pb2_grpc.TripServiceAsyncStub,
+    addresses: dict[str, str],
+    title: str,
+    request: trip_pb2.BookTripRequest,
 ) -> None:
     """Book, then print every change WatchTrip streams until the outcome is known."""
     print(f"\n== {title}")
@@ -102,6 +139,10 @@ async def follow(
                 break
     final = await stub.GetTrip(trip_pb2.GetTripRequest(trip_id=reply.trip_id), timeout=TIMEOUT_S)
     print(detail(final))
+    print("    what each service holds for the trip's keys:")
+    for step in final.steps:
+        if step.idempotency_key:
+            print(f"      {step.name:<7}{await service_view(addresses, step)}")
     undone = [s.name for s in final.steps if s.status == trip_pb2.STEP_STATUS_COMPENSATED]
     if undone:
         print(f"    compensation: {', '.join(undone)} booked, then cancelled at its service (its attempts")
@@ -109,8 +150,8 @@ async def follow(
 
 
 @contextlib.asynccontextmanager
-async def orchestrator() -> AsyncIterator[str]:
-    """The API address: the running stack's if it answers, else a stack of our own."""
+async def orchestrator() -> AsyncIterator[dict[str, str]]:
+    """Addresses of the API and the services: the running stack's if it answers, else our own stack's."""
     address = os.environ.get("ORCHESTRATOR_ADDR", "localhost:50050")
     try:
         await wait_grpc_serving(address, timeout=1.5)
@@ -118,25 +159,32 @@ async def orchestrator() -> AsyncIterator[str]:
         pass
     else:
         print(f"using the stack at {address}")
-        yield address
+        yield {
+            "api": address,
+            "flight": os.environ.get("FLIGHT_SVC_ADDR", "localhost:50051"),
+            "hotel": os.environ.get("HOTEL_SVC_ADDR", "localhost:50052"),
+            "cab": os.environ.get("CAB_SVC_ADDR", "localhost:50053"),
+        }
         return
     state = ROOT / "var" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     print(f"no stack at {address}; starting one (state and logs in {state.relative_to(ROOT)}) ...")
     async with Stack(StackOptions(ports=StackPorts.free(), state_dir=state, log_dir=state / "logs")) as stack:
-        yield stack.addresses["api"]
+        yield stack.addresses
 
 
 async def main_async() -> int:
     tag = uuid.uuid4().hex[:8]
-    async with orchestrator() as address, grpc.aio.insecure_channel(address) as channel:
+    async with orchestrator() as addresses, grpc.aio.insecure_channel(addresses["api"]) as channel:
         stub: trip_pb2_grpc.TripServiceAsyncStub = trip_pb2_grpc.TripServiceStub(channel)
         await follow(
             stub,
+            addresses,
             "Trip 1: flight, hotel and cab all available -> CONFIRMED",
             trip_request(tag, "confirmed", "lis-alfama-lodge", rooms=1),
         )
         await follow(
             stub,
+            addresses,
             "Trip 2: 3 rooms at lis-tiny-inn (it has 2) -> hotel SOLD_OUT, flight cancelled, FAILED",
             trip_request(tag, "sold-out", "lis-tiny-inn", rooms=3),
         )

@@ -62,7 +62,7 @@ async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path)
         assert demo.returncode == 0, text
         assert "using the stack at" in text
         assert ": CONFIRMED" in text and ": FAILED" in text and "SOLD_OUT" in text
-        assert "flight COMPENSATED" in text
+        assert "flight COMPENSATED" in text and "flight CANCELLED (holds nothing)" in text
         stack.send_signal(signal.SIGINT)
         await _read_until(stack.stdout, "stack: stopped", 60, seen)
         assert await asyncio.wait_for(stack.wait(), 10) == 0
