@@ -20,6 +20,7 @@ import json
 import os
 import platform
 import shlex
+import shutil
 import sys
 import time
 from collections.abc import Awaitable, Callable
@@ -83,6 +84,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--no-tuning", action="store_true", help="dev server without pragmas and dynamic config"
     )
+    parser.add_argument("--keep-state", action="store_true", help="keep the stack's databases and logs")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where results.json/.png go")
     return parser.parse_args(argv)
 
@@ -222,6 +224,7 @@ def dev_server(args: argparse.Namespace) -> TemporalDevServer:
 
 async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
+    run_dir: Path | None = None
     if args.use_running:
         stack = None
         addresses = {
@@ -269,7 +272,13 @@ async def main_async(args: argparse.Namespace) -> int:
     write_json(args.out / "results.json", reports, meta)
     write_png(args.out / "results.png", reports)
     print(f"\nwrote {args.out / 'results.json'} and {args.out / 'results.png'}")
-    return 1 if any(r.errors for r in reports) else 0
+    failed = any(r.errors for r in reports)
+    if run_dir is not None:
+        if failed or args.keep_state:
+            print(f"the stack's databases and logs are in {run_dir}")
+        else:
+            shutil.rmtree(run_dir, ignore_errors=True)  # a run's databases are only worth keeping to debug
+    return 1 if failed else 0
 
 
 def main(argv: list[str] | None = None) -> None:
