@@ -15,6 +15,7 @@ import argparse
 import asyncio
 import json
 import os
+import shutil
 import sys
 import tempfile
 import time
@@ -194,6 +195,7 @@ async def measure(args: argparse.Namespace) -> None:
         if worker_proc is not None:
             await worker_proc.stop()
         await temporal.stop()
+        shutil.rmtree(state, ignore_errors=True)
 
 
 def main() -> None:
