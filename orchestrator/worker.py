@@ -16,7 +16,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Worker
+from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from booking_runtime.server import run
@@ -29,13 +29,18 @@ from orchestrator.workflows import TripWorkflow
 log = logging.getLogger("orchestrator.worker")
 
 
-def workflow_runner() -> SandboxedWorkflowRunner:
-    """The sandbox, with every module passed through instead of re-imported per workflow run.
+def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
+    """The runner for TripWorkflow: the sandbox (tests, and on request) or none (production default).
 
-    The sandbox still refuses non-deterministic calls (clocks, randomness, I/O) in workflow code; it
-    just stops re-importing our deterministic modules for every new trip. Measured on the 2-core CI
-    box with the whole stack: BookTrip p50 55 -> 37 ms, 100 concurrent trips 21-30 -> 45 per second.
+    The sandbox refuses non-deterministic calls (clocks, randomness, I/O) in workflow code at run
+    time; every module is passed through so it does not re-import ours for each new trip (BookTrip
+    p50 55 -> 37 ms). Without it the worker spends about 40% less CPU per trip (docs/performance.md).
+    The workflow tests and the replay tests always use the sandbox, so a non-deterministic call in
+    workflows.py fails CI before it reaches a worker that runs without it; the end-to-end tests run
+    the worker process as production does.
     """
+    if not sandboxed:
+        return UnsandboxedWorkflowRunner()
     return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
 
 
@@ -46,6 +51,8 @@ def build_worker(
     *,
     max_concurrent_workflow_tasks: int = 100,
     max_concurrent_local_activities: int = 200,
+    max_cached_workflows: int = 100,
+    sandboxed: bool = True,
 ) -> Worker:
     """The worker as production runs it; tests pass fake activities registered under the same names."""
     return Worker(
@@ -53,7 +60,8 @@ def build_worker(
         task_queue=task_queue,
         workflows=[TripWorkflow],
         activities=list(activities),
-        workflow_runner=workflow_runner(),
+        workflow_runner=workflow_runner(sandboxed),
+        max_cached_workflows=max_cached_workflows,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         max_concurrent_local_activities=max_concurrent_local_activities,
         graceful_shutdown_timeout=timedelta(seconds=10),
@@ -78,6 +86,8 @@ async def serve(settings: Settings) -> None:
         activities.all(),
         max_concurrent_workflow_tasks=settings.max_concurrent_workflow_tasks,
         max_concurrent_local_activities=settings.max_concurrent_local_activities,
+        max_cached_workflows=settings.max_cached_workflows,
+        sandboxed=settings.workflow_sandbox,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -85,7 +95,12 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with worker:
-            _event("polling", task_queue=settings.task_queue, namespace=settings.namespace)
+            _event(
+                "polling",
+                task_queue=settings.task_queue,
+                namespace=settings.namespace,
+                workflow_sandbox=settings.workflow_sandbox,
+            )
             await stop.wait()
             _event("draining")
     finally:
