@@ -107,7 +107,7 @@ def request_stream(flights: list[str]) -> itertools.cycle[tuple[str, str]]:
 
 
 async def run_level(
-    stub: flight_pb2_grpc.FlightServiceStub,
+    stub: flight_pb2_grpc.FlightServiceAsyncStub,
     store: str,
     concurrency: int,
     total: int,

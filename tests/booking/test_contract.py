@@ -15,6 +15,7 @@ from tests.booking.conftest import Stack
 from tests.booking.stack import (
     OK_FLIGHT,
     SERVICES,
+    Service,
     cab_request,
     day,
     expect_error,
@@ -23,16 +24,17 @@ from tests.booking.stack import (
     key,
     seats_left,
 )
+from tests.support.reflection_client import json_int, json_list
 
 
 async def rooms_left(stack: Stack, hotel_id: str, check_in: str, check_out: str) -> int:
     reply = await stack.hotel.call("SearchHotels", {"check_in": check_in, "check_out": check_out})
-    return next(int(h["rooms_available"]) for h in reply["hotels"] if h["hotel_id"] == hotel_id)
+    return next(int(h["rooms_available"]) for h in json_list(reply, "hotels") if h["hotel_id"] == hotel_id)
 
 
 async def cabs_left(stack: Stack, city: str, pickup_time: str) -> int:
     reply = await stack.cab.call("SearchCabs", {"city": city, "pickup_time": pickup_time})
-    return int(reply["cabs_available"])
+    return json_int(reply, "cabs_available")
 
 
 async def test_reflection_lists_services_and_health_is_serving(stack: Stack) -> None:
@@ -57,19 +59,21 @@ async def test_describe_shows_the_rpcs(stack: Stack) -> None:
 
 
 async def test_search_returns_the_catalog(stack: Stack) -> None:
-    flights = (await stack.flight.call("SearchFlights", {"date": day(40)}))["flights"]
+    flights = json_list(await stack.flight.call("SearchFlights", {"date": day(40)}), "flights")
     assert len(flights) == 30 and all(150 <= f["seats_available"] <= 300 for f in flights)
-    lhr_lis = (await stack.flight.call("SearchFlights", {"origin": "LHR", "destination": "LIS"}))["flights"]
+    lhr_lis = json_list(
+        await stack.flight.call("SearchFlights", {"origin": "LHR", "destination": "LIS"}), "flights"
+    )
     assert [f["flight_number"] for f in lhr_lis] == ["TB101"]
     assert lhr_lis[0]["departure_time"].endswith("Z") and lhr_lis[0]["currency"] == "EUR"
-    hotels = (await stack.hotel.call("SearchHotels", {}))["hotels"]
+    hotels = json_list(await stack.hotel.call("SearchHotels", {}), "hotels")
     assert len(hotels) == 25 and any(
         h["hotel_id"] == "lis-tiny-inn" and h["rooms_available"] == 2 for h in hotels
     )
-    lisbon = (await stack.hotel.call("SearchHotels", {"city": "lisbon"}))["hotels"]
+    lisbon = json_list(await stack.hotel.call("SearchHotels", {"city": "lisbon"}), "hotels")
     assert {h["city"] for h in lisbon} == {"Lisbon"} and len(lisbon) == 3
     cabs = await stack.cab.call("SearchCabs", {"city": "Lisbon", "pickup_time": f"{day(40)}T08:00:00Z"})
-    assert cabs["city"] == "Lisbon" and cabs["cabs_available"] == 60 and cabs["price_cents"] > 0
+    assert cabs["city"] == "Lisbon" and cabs["cabs_available"] == 60 and json_int(cabs, "price_cents") > 0
 
 
 async def test_same_key_twice_books_once(stack: Stack) -> None:
@@ -178,7 +182,7 @@ async def test_overbooking_is_sold_out_and_takes_nothing(stack: Stack) -> None:
 
 async def test_bad_input_is_invalid_argument_naming_the_field(stack: Stack) -> None:
     date = day(55)
-    cases = [
+    cases: list[tuple[Service, str, dict[str, object], str]] = [
         (stack.flight, "BookFlight", flight_request(date, seats=0), "seats"),
         (stack.flight, "BookFlight", flight_request(date, seats=10), "seats"),
         (stack.flight, "BookFlight", flight_request(date, idempotency_key=""), "idempotency_key"),

@@ -7,7 +7,7 @@ knows is the address; every message type comes from the server's reflection serv
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
+from typing import Any, cast
 
 import grpc
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -165,6 +165,16 @@ def to_json(message: Message) -> JsonDict:
         preserving_proto_field_name=True,
         unquote_int64_if_possible=True,
     )
+
+
+def json_list(reply: Mapping[str, object], name: str) -> list[JsonDict]:
+    """Field `name` of a JSON reply as the list of JSON objects it holds (a cast, nothing converted)."""
+    return cast("list[JsonDict]", reply[name])
+
+
+def json_int(reply: Mapping[str, object], name: str) -> int:
+    """Field `name` of a JSON reply as an int: `int(reply[name])`, typed for the checker."""
+    return int(cast("int | str", reply[name]))
 
 
 def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
