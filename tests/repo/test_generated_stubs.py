@@ -24,7 +24,9 @@ def test_generated_stubs_are_fresh(tmp_path: Path) -> None:
     )
     committed = ROOT / "generated"
     assert _tree(out) == _tree(committed), "generated/ lists other files than `make protos` writes"
-    stale = [name for name in sorted(_tree(out)) if not filecmp.cmp(out / name, committed / name, shallow=False)]
+    stale = [
+        name for name in sorted(_tree(out)) if not filecmp.cmp(out / name, committed / name, shallow=False)
+    ]
     assert not stale, f"stale stubs, run `make protos`: {stale}"
 
 
