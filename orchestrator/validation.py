@@ -7,17 +7,21 @@ Each refusal is an InvalidArgument naming the field with its proto path (`flight
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime.errors import InvalidArgument
+from booking_runtime.validation import HORIZON_DAYS, MAX_TEXT_LENGTH
 from orchestrator.models import CabSpec, FlightSpec, HotelSpec, TripRequest
 
 REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2})")
-MAX_TEXT = 256
+# The booking services' own limits, checked here too: a request they would refuse as
+# INVALID_ARGUMENT must be refused before a trip starts, not after its flight is booked.
+MAX_TEXT = MAX_TEXT_LENGTH
 MAX_UNITS = 9
+MAX_NIGHTS = 30
 
 
 def parse_book_request(request: trip_pb2.BookTripRequest, today: date) -> TripRequest:
@@ -34,12 +38,16 @@ def parse_book_request(request: trip_pb2.BookTripRequest, today: date) -> TripRe
 
     flight_date = _date(flight.date, "flight.date", today)
     check_in = _date(hotel.check_in, "hotel.check_in", today)
-    check_out = _date(hotel.check_out, "hotel.check_out", today)
+    check_out = _date(hotel.check_out, "hotel.check_out", today, extra_days=1)
     if check_out <= check_in:
         raise InvalidArgument("hotel.check_out", f"must be after hotel.check_in ({hotel.check_in})")
-    pickup = _timestamp(cab.pickup_time, "cab.pickup_time")
-    if pickup.date() < today:
+    if (check_out - check_in).days > MAX_NIGHTS:
+        raise InvalidArgument("hotel.check_out", f"a stay is at most {MAX_NIGHTS} nights")
+    pickup_day = _timestamp(cab.pickup_time, "cab.pickup_time").astimezone(UTC).date()
+    if pickup_day < today:
         raise InvalidArgument("cab.pickup_time", f"{cab.pickup_time!r} is in the past")
+    if pickup_day > today + timedelta(days=HORIZON_DAYS):
+        raise InvalidArgument("cab.pickup_time", f"{cab.pickup_time!r} is over {HORIZON_DAYS} days ahead")
     return TripRequest(
         request_id=request.request_id,
         customer_id=customer_id,
@@ -85,7 +93,8 @@ def _units(value: int, field: str) -> int:
     return value
 
 
-def _date(value: str, field: str, today: date) -> date:
+def _date(value: str, field: str, today: date, extra_days: int = 0) -> date:
+    """A YYYY-MM-DD date from `today` to HORIZON_DAYS (+ extra_days) ahead, as the services take."""
     if not value:
         raise InvalidArgument(field, "required (YYYY-MM-DD)")
     try:
@@ -96,6 +105,8 @@ def _date(value: str, field: str, today: date) -> date:
         raise InvalidArgument(field, f"{value!r} is not a YYYY-MM-DD date")
     if parsed < today:
         raise InvalidArgument(field, f"{value} is in the past")
+    if parsed > today + timedelta(days=HORIZON_DAYS + extra_days):
+        raise InvalidArgument(field, f"{value} is more than {HORIZON_DAYS} days ahead")
     return parsed
 
 
