@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from orchestrator.temporal_client import TemporalSecurity
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -29,6 +31,21 @@ class Settings:
     connect_timeout_seconds: float
     max_cached_workflows: int
     workflow_sandbox: bool
+    temporal_tls: bool
+    temporal_tls_cert: str
+    temporal_tls_key: str
+    temporal_tls_ca: str
+    temporal_api_key: str
+
+    @property
+    def temporal_security(self) -> TemporalSecurity:
+        return TemporalSecurity(
+            tls=self.temporal_tls,
+            client_cert=self.temporal_tls_cert,
+            client_key=self.temporal_tls_key,
+            server_ca=self.temporal_tls_ca,
+            api_key=self.temporal_api_key,
+        )
 
 
 def _on_off(value: str) -> bool:
@@ -101,6 +118,11 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "run workflow code in Temporal's sandbox (on) or not (off: about 40%% less worker CPU; "
         "the workflow and replay tests always run it, so CI catches non-deterministic calls)",
     ),
+    ("--temporal-tls", "TEMPORAL_TLS", "off", _on_off, "connect to Temporal over TLS (system roots)"),
+    ("--temporal-tls-cert", "TEMPORAL_TLS_CERT", "", str, "client certificate (PEM) for mutual TLS"),
+    ("--temporal-tls-key", "TEMPORAL_TLS_KEY", "", str, "client private key (PEM) for mutual TLS"),
+    ("--temporal-tls-ca", "TEMPORAL_TLS_CA", "", str, "CA certificate (PEM) of a private Temporal cluster"),
+    ("--temporal-api-key", "TEMPORAL_API_KEY", "", str, "API key (e.g. Temporal Cloud); implies TLS"),
 ]
 
 

@@ -25,7 +25,12 @@ SERVICE_NAME = trip_pb2.DESCRIPTOR.services_by_name["TripService"].full_name
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect(settings.temporal_address, settings.namespace, settings.connect_timeout_seconds)
+    client = await connect(
+        settings.temporal_address,
+        settings.namespace,
+        settings.connect_timeout_seconds,
+        settings.temporal_security,
+    )
     # BookTrip starts trips with the search attributes set: make sure they exist even before a worker ran.
     added = await ensure_search_attributes(client)
     if added:

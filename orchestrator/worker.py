@@ -75,7 +75,12 @@ def _event(event: str, **fields: Any) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect(settings.temporal_address, settings.namespace, settings.connect_timeout_seconds)
+    client = await connect(
+        settings.temporal_address,
+        settings.namespace,
+        settings.connect_timeout_seconds,
+        settings.temporal_security,
+    )
     added = await ensure_search_attributes(client)
     if added:
         _event("search_attributes_added", names=added)
