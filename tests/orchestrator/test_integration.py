@@ -386,3 +386,47 @@ async def test_watch_follows_a_booking_to_its_failure(stack: Stack) -> None:
     assert step(seen[-1], "flight").status == trip_pb2.STEP_STATUS_COMPENSATED
     stamps = [t.updated_at.ToDatetime() for t in seen]
     assert stamps == sorted(stamps)
+
+
+async def test_book_get_cancel_watch_with_json_through_reflection_as_grpcurl_would(stack: Stack) -> None:
+    # No proto files and no stubs: the service describes itself, requests and replies are JSON.
+    client = ReflectionClient(stack.channel("trip"))
+    assert "rpc BookTrip" in await client.describe("tripbooking.trip.v1.TripService")
+    day = (datetime.now(UTC) + timedelta(days=next(_days))).date()
+    body = {
+        "request_id": f"json-{uuid.uuid4().hex[:8]}",
+        "customer_id": "grpcurl-user",
+        "flight": {"flight_number": "TB101", "date": day.isoformat(), "seats": 1},
+        "hotel": {
+            "hotel_id": "lis-alfama-lodge",
+            "check_in": day.isoformat(),
+            "check_out": (day + timedelta(days=3)).isoformat(),
+            "rooms": 1,
+        },
+        "cab": {
+            "city": "Lisbon",
+            "pickup_time": f"{day.isoformat()}T18:00:00Z",
+            "pickup_address": "Airport",
+            "dropoff_address": "Alfama",
+        },
+        "wait_for_outcome": True,
+    }
+    booked = await client.call("tripbooking.trip.v1.TripService/BookTrip", body, timeout=60)
+    trip_id = str(booked["trip_id"])
+    trip = booked["trip"]
+    assert isinstance(trip, dict) and trip["status"] == "TRIP_STATUS_CONFIRMED"
+    assert [s["status"] for s in trip["steps"]] == ["STEP_STATUS_BOOKED"] * 3
+    fetched = await client.call("tripbooking.trip.v1.TripService/GetTrip", {"trip_id": trip_id})
+    assert fetched["status"] == "TRIP_STATUS_CONFIRMED" and fetched["customer_id"] == "grpcurl-user"
+    cancelled = await client.call(
+        "tripbooking.trip.v1.TripService/CancelTrip", {"trip_id": trip_id, "reason": "changed plans"}, 60
+    )
+    assert cancelled["status"] == "TRIP_STATUS_CANCELLED" and cancelled["failure_reason"] == "changed plans"
+    watch = client.stream("tripbooking.trip.v1.TripService/WatchTrip", {"trip_id": trip_id})
+    watched = [trip async for trip in watch]
+    assert watched[-1]["status"] == "TRIP_STATUS_CANCELLED"
+    with pytest.raises(grpc.aio.AioRpcError) as again:
+        await client.call("tripbooking.trip.v1.TripService/CancelTrip", {"trip_id": trip_id})
+    assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    info = error_info(again.value)
+    assert info is not None and info.reason == "TRIP_ENDED"
