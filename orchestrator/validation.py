@@ -41,6 +41,9 @@ def parse_book_request(request: trip_pb2.BookTripRequest, today: date) -> TripRe
     check_out = _date(hotel.check_out, "hotel.check_out", today, extra_days=1)
     if check_out <= check_in:
         raise InvalidArgument("hotel.check_out", f"must be after hotel.check_in ({hotel.check_in})")
+    if check_out <= flight_date:
+        # The trip completes at check-out: it must not end before its flight.
+        raise InvalidArgument("hotel.check_out", f"must be after flight.date ({flight.date})")
     if (check_out - check_in).days > MAX_NIGHTS:
         raise InvalidArgument("hotel.check_out", f"a stay is at most {MAX_NIGHTS} nights")
     pickup_day = _timestamp(cab.pickup_time, "cab.pickup_time").astimezone(UTC).date()

@@ -74,6 +74,7 @@ def _set(path: str, value: object) -> Callable[[trip_pb2.BookTripRequest], None]
         ("cab.dropoff_address", _set("cab.dropoff_address", "")),
         ("cab.pickup_address", _set("cab.pickup_address", "x" * 201)),
         ("flight.date", _set("flight.date", "2028-01-11")),
+        ("hotel.check_out", _set("flight.date", "2027-03-04")),
         ("hotel.check_out", _set("hotel.check_out", "2027-04-01")),
         ("cab.pickup_time", _set("cab.pickup_time", "2028-01-12T10:00:00Z")),
         ("cab", lambda r: r.ClearField("cab")),
