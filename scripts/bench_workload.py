@@ -56,7 +56,8 @@ class Workload:
         return self.flights[index % len(self.flights)], self._day(index, len(self.flights)).isoformat()
 
     def hotel(self, index: int) -> tuple[str, str, str]:
-        check_in = self._day(index, len(self.hotels))
+        # One night from the flight's day: BookTrip refuses a stay that ends before the flight.
+        check_in = self._day(index, len(self.flights))
         return (
             self.hotels[index % len(self.hotels)],
             check_in.isoformat(),
