@@ -21,13 +21,18 @@ class FaultSettings:
     """Chaos for demos and tests: off unless `rate` or `latency_ms` is set.
 
     `latency_ms` delays every call of the chosen methods; `rate` is the share of those calls
-    that then fail with `code` before the handler runs (so a failed call changes nothing).
+    that then fail with `code`. With `phase` "before" (the default) the failure comes before the
+    handler runs, so it changes nothing (a request lost on its way in). With "after" the handler
+    runs and commits and only its reply is replaced by the failure (a reply lost on its way out):
+    the caller cannot tell whether it booked, which is what idempotency keys and compensation of
+    unknown outcomes are for.
     """
 
     rate: float = 0.0
     code: grpc.StatusCode = grpc.StatusCode.UNAVAILABLE
     methods: frozenset[str] = field(default_factory=frozenset)  # short names; empty: every business method
     latency_ms: float = 0.0
+    phase: str = "before"  # "before" the handler (nothing changes) or "after" it (the reply is lost)
 
     @property
     def enabled(self) -> bool:
@@ -124,6 +129,13 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
         default=env.get(f"{prefix}_FAULT_LATENCY_MS", "0"),
         help=f"delay added to every call of those methods [env {prefix}_FAULT_LATENCY_MS]",
     )
+    faults.add_argument(
+        "--fault-phase",
+        choices=("before", "after"),
+        default=env.get(f"{prefix}_FAULT_PHASE", "before"),
+        help="fail before the handler runs (nothing changes) or after it committed (the reply is lost) "
+        f"[env {prefix}_FAULT_PHASE]",
+    )
     return parser
 
 
@@ -143,5 +155,6 @@ def load_service_config(
             code=args.fault_code,
             methods=args.fault_methods,
             latency_ms=args.fault_latency_ms,
+            phase=args.fault_phase,
         ),
     )

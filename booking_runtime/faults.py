@@ -1,7 +1,8 @@
-"""Fault injection: fail or slow down a share of calls *before* the handler runs.
+"""Fault injection: slow down a share of calls, and fail them before or after the handler runs.
 
-Because the fault comes first, an injected failure never changes state: it models a request
-lost on its way in, which is exactly what Temporal's retries and the ledger's idempotency absorb.
+A fault before the handler never changes state: a request lost on its way in. A fault after it
+replaces the reply of a call that did commit: a reply lost on its way out, the case where the
+caller cannot know whether it booked. The saga must survive both (tests/orchestrator/test_chaos.py).
 """
 
 from __future__ import annotations
@@ -57,8 +58,14 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if settings.latency_ms > 0:
                 await asyncio.sleep(settings.latency_ms / 1000)
+            name = method.rsplit("/", 1)[-1]
+            if settings.phase == "after":
+                reply = await behavior(request, context)
+                if settings.rate > 0 and self._rng.random() < settings.rate:
+                    await context.abort(settings.code, f"injected fault in {name}: the reply was lost")
+                return reply
             if settings.rate > 0 and self._rng.random() < settings.rate:
-                await context.abort(settings.code, f"injected fault in {method.rsplit('/', 1)[-1]}")
+                await context.abort(settings.code, f"injected fault in {name}")
             return await behavior(request, context)
 
         return call

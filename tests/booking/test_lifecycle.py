@@ -157,3 +157,24 @@ async def test_fault_injection_fails_the_configured_share_and_changes_nothing(tm
             await svc.call("SearchFlights", {"origin": "LIS"})
     finally:
         await svc.close()
+
+
+async def test_a_lost_reply_fault_commits_the_booking_and_a_retry_takes_nothing_more(tmp_path: Path) -> None:
+    # FAULT_PHASE=after: the handler commits, then the caller gets UNAVAILABLE instead of the reply.
+    svc = service(
+        "flight",
+        str(tmp_path / "flight.db"),
+        tmp_path,
+        extra_args=["--fault-rate", "1", "--fault-methods", "BookFlight", "--fault-phase", "after"],
+    )
+    await start_all([svc])
+    try:
+        request = flight_request(day(86), seats=2, flight_number="TB111")
+        before = await seats_left(svc, "TB111", day(86))
+        for _ in range(3):  # the caller retries, as the saga does, and never sees a reply
+            await expect_error(svc.call("BookFlight", request), grpc.StatusCode.UNAVAILABLE)
+        booking = await svc.call("GetFlightBooking", {"idempotency_key": request["idempotency_key"]})
+        assert booking["status"] == "BOOKED" and booking["seats"] == 2
+        assert await seats_left(svc, "TB111", day(86)) == before - 2
+    finally:
+        await svc.close()

@@ -29,6 +29,8 @@ class Stack:
     channels: list[grpc.aio.Channel] = field(default_factory=list)
     # Service -> database target; SQLite files under workdir unless given (e.g. PostgreSQL DSNs).
     databases: dict[str, str] = field(default_factory=dict)
+    # More environment for every process, e.g. fault injection (HOTEL_FAULT_RATE, ...).
+    extra_env: dict[str, str] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (*SERVICES, "trip"):
@@ -47,6 +49,7 @@ class Stack:
                 f"{name.upper()}_DB": self.databases.get(name, str(self.workdir / f"{name}.db"))
                 for name in SERVICES
             },
+            **self.extra_env,
         }
 
     def _process(self, name: str, module: str) -> ManagedProcess:
