@@ -5,7 +5,8 @@ Every booking service fails a share of its book and cancel calls: the flight and
 *after* committing (the reply is lost, so the saga cannot know whether it booked), the cab service
 before (the request is lost). Some trips ask for more rooms than their hotel has, so they fail and
 are compensated under the same faults, and the worker is killed with SIGKILL in the middle of it
-all. Then every trip's outcome is checked against what each service actually holds.
+all. Then every trip's outcome is checked against what each service actually holds; last, some
+confirmed trips are cancelled, still under faults, and must give everything back.
 """
 
 from __future__ import annotations
@@ -165,3 +166,19 @@ async def test_faults_lost_replies_and_a_killed_worker_never_lose_or_leak_a_book
             assert statuses == {"flight": "BOOKED", "hotel": "BOOKED", "cab": "BOOKED"}
             assert all(s.confirmation_id for s in trip.steps)
             assert await held(stack, request) == (seats - 2, rooms - 1, cabs - 1)
+
+    # Customers cancel some confirmed trips while the faults go on: everything is given back.
+    cancelled = [
+        (r, t) for r, t in zip(requests, final, strict=True) if t.status == trip_pb2.TRIP_STATUS_CONFIRMED
+    ]
+    cancelled = cancelled[:3]
+    results = await asyncio.gather(
+        *(trips.CancelTrip(trip_pb2.CancelTripRequest(trip_id=t.trip_id, reason="chaos"), timeout=120)
+          for _, t in cancelled)
+    )  # fmt: skip
+    for (request, _), trip in zip(cancelled, results, strict=True):
+        assert trip.status == trip_pb2.TRIP_STATUS_CANCELLED
+        assert all(s.status == trip_pb2.STEP_STATUS_COMPENSATED for s in trip.steps)
+        statuses = {s.name: await booking_status(stack, s.name, s.idempotency_key) for s in trip.steps}
+        assert statuses == {"flight": "CANCELLED", "hotel": "CANCELLED", "cab": "CANCELLED"}
+        assert await held(stack, request) == before[request.request_id]
