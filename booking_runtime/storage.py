@@ -110,9 +110,10 @@ class _SqliteWriter:
 
     Jobs waiting in the queue are run in one transaction: while a transaction commits, the next
     bookings queue up, so under load each commit (and each hand-off to this thread) serves many.
-    Each job runs in its own savepoint, so a job that raises a ServiceError (a refusal such as
-    SOLD_OUT) leaves nothing behind while the other jobs of its batch still commit. Any other
-    exception rolls the batch back and each of its jobs is retried alone.
+    In a batch each job runs in its own savepoint, so a job that raises a ServiceError (a refusal
+    such as SOLD_OUT) leaves nothing behind while the other jobs still commit; a job alone runs in
+    a plain transaction that any error rolls back. Any other exception in a batch rolls it all back
+    and each of its jobs is retried alone.
     """
 
     def __init__(self, engine: sa.Engine, name: str) -> None:
@@ -161,28 +162,46 @@ class _SqliteWriter:
                 self._run_batch(conn, batch)
 
     def _run_batch(self, conn: sa.Connection, batch: list[_Job]) -> None:
+        if len(batch) == 1:
+            self._run_alone(conn, batch[0])
+            return
+        # Savepoints straight on the sqlite3 connection: two cheap statements per job, where
+        # SQLAlchemy's nested transactions cost about a fifth of a booking's CPU.
+        raw = conn.connection.driver_connection
+        assert raw is not None
         outcomes: list[tuple[Any, BaseException | None]] = []
         try:
             with conn.begin():
                 for job in batch:
+                    raw.execute("SAVEPOINT job")
                     try:
-                        # A savepoint per job: a refusal undoes that job alone, the batch commits.
-                        with conn.begin_nested():
-                            outcomes.append((job.fn(conn, *job.args), None))
+                        result = job.fn(conn, *job.args)
                     except ServiceError as refusal:
-                        if not job.batchable:
-                            raise
+                        # A refusal undoes that job alone; the rest of the batch still commits.
+                        raw.execute("ROLLBACK TO job")
+                        raw.execute("RELEASE job")
                         outcomes.append((None, refusal))
+                        continue
+                    raw.execute("RELEASE job")
+                    outcomes.append((result, None))
         except Exception as failure:
-            if len(batch) == 1:
-                batch[0].settle(error=failure)
-                return
             log.warning("a batch of %d writes failed (%s); retrying them one by one", len(batch), failure)
             for job in batch:
-                self._run_batch(conn, [job])
+                self._run_alone(conn, job)
             return
         for job, (result, error) in zip(batch, outcomes, strict=True):
             job.settle(result, error)
+
+    @staticmethod
+    def _run_alone(conn: sa.Connection, job: _Job) -> None:
+        """One job, one transaction: any exception, a refusal included, rolls all of it back."""
+        try:
+            with conn.begin():
+                result = job.fn(conn, *job.args)
+        except Exception as error:
+            job.settle(error=error)
+            return
+        job.settle(result)
 
 
 class Database:
