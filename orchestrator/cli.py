@@ -65,7 +65,9 @@ def _parser() -> argparse.ArgumentParser:
     cancel.add_argument("trip_id")
     cancel.add_argument("--reason", default="")
 
-    listing = commands.add_parser("list", help="list trips, newest first")
+    listing = commands.add_parser(
+        "list", help="list trips: open ones first, then ended ones, most recent first"
+    )
     listing.add_argument("--customer", default="")
     listing.add_argument("--status", default="", help="BOOKING, CONFIRMED, FAILED, ... (default any)")
     listing.add_argument("--page-size", type=int, default=0)
