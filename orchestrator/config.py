@@ -36,6 +36,7 @@ class Settings:
     temporal_tls_key: str
     temporal_tls_ca: str
     temporal_api_key: str
+    metrics_addr: str
 
     @property
     def temporal_security(self) -> TemporalSecurity:
@@ -123,6 +124,13 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
     ("--temporal-tls-key", "TEMPORAL_TLS_KEY", "", str, "client private key (PEM) for mutual TLS"),
     ("--temporal-tls-ca", "TEMPORAL_TLS_CA", "", str, "CA certificate (PEM) of a private Temporal cluster"),
     ("--temporal-api-key", "TEMPORAL_API_KEY", "", str, "API key (e.g. Temporal Cloud); implies TLS"),
+    (
+        "--metrics-addr",
+        "TRIP_METRICS_ADDR",
+        "",
+        str,
+        "serve the Temporal SDK's Prometheus metrics on host:port (/metrics); empty: off",
+    ),
 ]
 
 

@@ -30,6 +30,7 @@ async def serve(settings: Settings) -> None:
         settings.namespace,
         settings.connect_timeout_seconds,
         settings.temporal_security,
+        settings.metrics_addr,
     )
     # BookTrip starts trips with the search attributes set: make sure they exist even before a worker ran.
     added = await ensure_search_attributes(client)

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from temporalio.client import Client
+from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, TLSConfig
 
 log = logging.getLogger("orchestrator.temporal")
@@ -44,18 +45,34 @@ class TemporalSecurity:
         )
 
 
+def metrics_runtime(metrics_addr: str) -> Runtime | None:
+    """A Temporal SDK runtime serving Prometheus metrics on `metrics_addr` (host:port); None: no metrics.
+
+    The SDK then reports what an operator watches: workflow-task and local-activity latencies, task
+    slots in use, sticky-cache hits and evictions, and request latencies to the Temporal server.
+    """
+    if not metrics_addr:
+        return None
+    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_addr)))
+
+
 async def connect(
-    address: str, namespace: str, timeout: float = 30.0, security: TemporalSecurity | None = None
+    address: str,
+    namespace: str,
+    timeout: float = 30.0,
+    security: TemporalSecurity | None = None,
+    metrics_addr: str = "",
 ) -> Client:
     """Connect, retrying for `timeout` seconds: under `make up` Temporal may still be starting."""
     security = security or TemporalSecurity()
     tls = security.tls_config()
+    runtime = metrics_runtime(metrics_addr)
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:
         try:
             return await Client.connect(
-                address, namespace=namespace, tls=tls, api_key=security.api_key or None
+                address, namespace=namespace, tls=tls, api_key=security.api_key or None, runtime=runtime
             )
         except (RuntimeError, RPCError, OSError) as err:
             if time.monotonic() + delay > deadline:

@@ -80,6 +80,7 @@ async def serve(settings: Settings) -> None:
         settings.namespace,
         settings.connect_timeout_seconds,
         settings.temporal_security,
+        settings.metrics_addr,
     )
     added = await ensure_search_attributes(client)
     if added:

@@ -10,6 +10,7 @@ import asyncio
 import itertools
 import json
 import sys
+import urllib.request
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -22,7 +23,7 @@ from tripbooking.flight.v1 import flight_pb2
 from tripbooking.trip.v1 import trip_pb2
 
 from tests.orchestrator.stack import Stack
-from tests.support.processes import ROOT, free_port
+from tests.support.processes import ROOT, ManagedProcess, free_port
 from tests.support.reflection_client import ReflectionClient, error_info
 from tests.support.waiting import wait_for
 
@@ -430,3 +431,29 @@ async def test_book_get_cancel_watch_with_json_through_reflection_as_grpcurl_wou
     assert again.value.code() == grpc.StatusCode.FAILED_PRECONDITION
     info = error_info(again.value)
     assert info is not None and info.reason == "TRIP_ENDED"
+
+
+def _http_get(url: str) -> str:
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return str(reply.read().decode())
+
+
+async def test_a_worker_serves_the_sdk_metrics_for_prometheus(stack: Stack) -> None:
+    address = f"127.0.0.1:{free_port()}"
+    env = {**stack.env(), "TRIP_METRICS_ADDR": address}
+    log = stack.workdir / "logs" / "metrics-worker.log"
+    extra = ManagedProcess("orchestrator.worker", [], env, log).start()
+    try:
+        await stack.trips().BookTrip(book_request(), timeout=60)
+
+        async def scrape() -> str | None:
+            try:
+                text = await asyncio.to_thread(_http_get, f"http://{address}/metrics")
+            except OSError:
+                return None
+            return text if "temporal_long_request" in text else None
+
+        metrics = await wait_for(scrape, timeout=30, what="worker metrics")
+        assert "# TYPE" in metrics and 'namespace="default"' in metrics
+    finally:
+        extra.stop()
