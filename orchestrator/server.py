@@ -15,9 +15,8 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime.server import ServerSpec, run, run_server
 from orchestrator.config import Settings, parse_settings
-from orchestrator.search_attributes import ensure_search_attributes
 from orchestrator.servicer import TripServicer
-from orchestrator.temporal_client import connect
+from orchestrator.temporal_client import connect_and_prepare
 
 log = logging.getLogger("orchestrator.server")
 
@@ -25,15 +24,8 @@ SERVICE_NAME = trip_pb2.DESCRIPTOR.services_by_name["TripService"].full_name
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect(
-        settings.temporal_address,
-        settings.namespace,
-        settings.connect_timeout_seconds,
-        settings.temporal_security,
-        settings.metrics_addr,
-    )
-    # BookTrip starts trips with the search attributes set: make sure they exist even before a worker ran.
-    added = await ensure_search_attributes(client)
+    # BookTrip starts trips with the search attributes set: they must exist even before a worker ran.
+    client, added = await connect_and_prepare(settings)
     if added:
         log.info(json.dumps({"service": "trip", "event": "search_attributes_added", "names": added}))
     servicer = TripServicer(

@@ -12,10 +12,16 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from temporalio.client import Client
 from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, TLSConfig
+
+from orchestrator.search_attributes import ensure_search_attributes
+
+if TYPE_CHECKING:
+    from orchestrator.config import Settings
 
 log = logging.getLogger("orchestrator.temporal")
 
@@ -80,3 +86,19 @@ async def connect(
             log.info("waiting for Temporal at %s: %s", address, err)
             await asyncio.sleep(delay)
             delay = min(2.0, delay * 2)
+
+
+async def connect_and_prepare(settings: Settings) -> tuple[Client, list[str]]:
+    """Connect as `settings` say and make sure the trip's search attributes exist on the namespace.
+
+    Both the worker and the API do this at start-up, so either works against a bare dev server.
+    Returns the client and the names of the attributes that had to be added.
+    """
+    client = await connect(
+        settings.temporal_address,
+        settings.namespace,
+        settings.connect_timeout_seconds,
+        settings.temporal_security,
+        settings.metrics_addr,
+    )
+    return client, await ensure_search_attributes(client)

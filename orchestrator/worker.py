@@ -22,8 +22,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from booking_runtime.server import run
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
-from orchestrator.search_attributes import ensure_search_attributes
-from orchestrator.temporal_client import connect
+from orchestrator.temporal_client import connect_and_prepare
 from orchestrator.workflows import TripWorkflow
 
 log = logging.getLogger("orchestrator.worker")
@@ -75,14 +74,7 @@ def _event(event: str, **fields: Any) -> None:
 
 
 async def serve(settings: Settings) -> None:
-    client = await connect(
-        settings.temporal_address,
-        settings.namespace,
-        settings.connect_timeout_seconds,
-        settings.temporal_security,
-        settings.metrics_addr,
-    )
-    added = await ensure_search_attributes(client)
+    client, added = await connect_and_prepare(settings)
     if added:
         _event("search_attributes_added", names=added)
     activities = BookingActivities(settings.flight_addr, settings.hotel_addr, settings.cab_addr)

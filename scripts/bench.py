@@ -66,8 +66,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--worker-flags",
         default=None,
-        help="run scripts.bench_worker with these flags instead of orchestrator.worker, "
-        'e.g. "--runner unsandboxed"',
+        help="extra flags for orchestrator.worker, to measure a worker lever, "
+        'e.g. "--workflow-sandbox on" or "--max-cached-workflows 1000"',
     )
     parser.add_argument(
         "--temporal-dc",
@@ -244,9 +244,6 @@ async def main_async(args: argparse.Namespace) -> int:
                 log_dir=run_dir / "logs",
                 env=env,
                 server=dev_server(args),
-                worker_module="scripts.bench_worker"
-                if args.worker_flags is not None
-                else "orchestrator.worker",
                 worker_args=shlex.split(args.worker_flags or ""),
             )
         )

@@ -84,8 +84,7 @@ class StackOptions:
     log_dir: Path | None = None
     env: dict[str, str] = field(default_factory=dict)  # extra environment for every Python child
     use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
-    worker_module: str = "orchestrator.worker"  # scripts.bench_worker measures worker levers
-    worker_args: list[str] = field(default_factory=list)
+    worker_args: list[str] = field(default_factory=list)  # extra flags for orchestrator.worker
     ready_timeout: float = 90.0
 
 
@@ -199,7 +198,7 @@ class Stack:
             )
         )
         client = await wait_temporal_ready(self.temporal_address, opts.namespace)
-        worker = self._child("worker", [sys.executable, "-m", opts.worker_module, *opts.worker_args])
+        worker = self._child("worker", [sys.executable, "-m", "orchestrator.worker", *opts.worker_args])
         await self._start_ready(
             worker, lambda: wait_for_pollers(client, opts.task_queue, worker.pid, opts.ready_timeout)
         )

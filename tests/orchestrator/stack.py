@@ -5,15 +5,18 @@ SQLite, the orchestrator worker and the TripService API, each on a free port wit
 from __future__ import annotations
 
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import grpc
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 from tripbooking.flight.v1 import flight_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2_grpc
 
-from tests.support.processes import ManagedProcess, free_port, wait_serving
+from tests.support.processes import ROOT, ManagedProcess, free_port, wait_serving
 
 SERVICES = ("flight", "hotel", "cab")
 
@@ -92,3 +95,24 @@ class Stack:
 
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{p.log_tail(15)}" for name, p in self.processes.items())
+
+
+@asynccontextmanager
+async def running_stack(
+    workdir: Path, *, databases: dict[str, str] | None = None, extra_env: dict[str, str] | None = None
+) -> AsyncIterator[Stack]:
+    """A real `temporal server start-dev` on a free port and every process of the suite, stopped after."""
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
+        port=free_port(),
+        dev_server_log_level="error",
+    )
+    stack = Stack(env.client, env.client.service_client.config.target_host, workdir)
+    stack.databases = dict(databases or {})
+    stack.extra_env = dict(extra_env or {})
+    try:
+        await stack.start_all()
+        yield stack
+    finally:
+        await stack.stop()
+        await env.shutdown()

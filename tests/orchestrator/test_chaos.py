@@ -19,14 +19,12 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
-from temporalio.testing import WorkflowEnvironment
 from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2
 
-from tests.orchestrator.stack import Stack
-from tests.support.processes import ROOT, free_port
+from tests.orchestrator.stack import Stack, running_stack
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.temporal
@@ -50,19 +48,8 @@ _days = itertools.count(120, 3)
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
-        port=free_port(),
-        dev_server_log_level="error",
-    )
-    stack = Stack(env.client, env.client.service_client.config.target_host, tmp_path_factory.mktemp("chaos"))
-    stack.extra_env = dict(FAULTS)
-    try:
-        await stack.start_all()
-        yield stack
-    finally:
-        await stack.stop()
-        await env.shutdown()
+    async with running_stack(tmp_path_factory.mktemp("chaos"), extra_env=FAULTS) as running:
+        yield running
 
 
 def trip_request(sold_out: bool) -> trip_pb2.BookTripRequest:

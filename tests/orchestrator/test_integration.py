@@ -18,11 +18,10 @@ from datetime import UTC, datetime, timedelta
 import grpc
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
-from temporalio.testing import WorkflowEnvironment
 from tripbooking.flight.v1 import flight_pb2
 from tripbooking.trip.v1 import trip_pb2
 
-from tests.orchestrator.stack import Stack
+from tests.orchestrator.stack import Stack, running_stack
 from tests.support.processes import ROOT, ManagedProcess, free_port
 from tests.support.reflection_client import ReflectionClient, error_info
 from tests.support.waiting import wait_for
@@ -35,18 +34,8 @@ _days = itertools.count(40)
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
-        port=free_port(),
-        dev_server_log_level="error",
-    )
-    stack = Stack(env.client, env.client.service_client.config.target_host, tmp_path_factory.mktemp("stack"))
-    try:
-        await stack.start_all()
-        yield stack
-    finally:
-        await stack.stop()
-        await env.shutdown()
+    async with running_stack(tmp_path_factory.mktemp("stack")) as running:
+        yield running
 
 
 def book_request(

@@ -9,13 +9,11 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from temporalio.testing import WorkflowEnvironment
 from tripbooking.trip.v1 import trip_pb2
 
-from tests.orchestrator.stack import SERVICES, Stack
+from tests.orchestrator.stack import SERVICES, Stack, running_stack
 from tests.orchestrator.test_integration import CONFIRMED, book_request, seats_left, step
 from tests.support import postgres
-from tests.support.processes import ROOT, free_port
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
 
@@ -25,19 +23,11 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
     if not await postgres.postgres_available():
         pytest.fail("PostgreSQL is not running at 127.0.0.1:5432")
     dsn = await postgres.create_database("tripbooking_saga")
-    env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
-        port=free_port(),
-        dev_server_log_level="error",
-    )
-    stack = Stack(env.client, env.client.service_client.config.target_host, tmp_path_factory.mktemp("pg"))
-    stack.databases = dict.fromkeys(SERVICES, dsn)
     try:
-        await stack.start_all()
-        yield stack
+        workdir = tmp_path_factory.mktemp("pg")
+        async with running_stack(workdir, databases=dict.fromkeys(SERVICES, dsn)) as running:
+            yield running
     finally:
-        await stack.stop()
-        await env.shutdown()
         await postgres.drop_database(dsn)
 
 
