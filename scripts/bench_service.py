@@ -15,7 +15,6 @@ import asyncio
 import itertools
 import os
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -30,8 +29,9 @@ import asyncpg
 import grpc
 import psutil
 import uvloop
-from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
+
+from scripts.stack_health import free_port, wait_grpc_serving
 
 ROOT = Path(__file__).resolve().parents[1]
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
@@ -60,12 +60,6 @@ class Level:
         )
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def start_service(
     db: str, address: str, log: Path, profile: Path | None, log_calls: bool
 ) -> subprocess.Popen[bytes]:
@@ -79,21 +73,6 @@ def start_service(
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT), str(ROOT / "generated")])}
     with log.open("ab") as out:
         return subprocess.Popen(command, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-
-
-async def wait_serving(address: str, timeout: float = 30) -> None:
-    deadline = time.monotonic() + timeout
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError:
-                pass
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{address} did not become SERVING")
 
 
 def request_stream(flights: list[str]) -> itertools.cycle[tuple[str, str]]:
@@ -161,7 +140,7 @@ async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> li
     process = start_service(db, address, workdir / f"flight-{store}.log", profile, args.log_calls)
     levels: list[Level] = []
     try:
-        await wait_serving(address)
+        await wait_grpc_serving(address, timeout=30)
         async with grpc.aio.insecure_channel(address) as channel:
             stub = flight_pb2_grpc.FlightServiceStub(channel)
             flights = [

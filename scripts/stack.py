@@ -17,7 +17,6 @@ import asyncio
 import contextlib
 import os
 import signal
-import socket
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -25,7 +24,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TextIO
 
-from scripts.stack_health import wait_for_pollers, wait_grpc_serving
+from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
 from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 
@@ -41,13 +40,6 @@ def trip_search_attributes() -> dict[str, str]:
         key.name: cli_names.get(key.indexed_value_type.name, key.indexed_value_type.name.capitalize())
         for key in ALL_KEYS
     }
-
-
-def free_port() -> int:
-    """A TCP port nothing listens on right now."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 @dataclass

@@ -1,8 +1,12 @@
-"""Readiness probes the stack waits on: gRPC health for servers, live pollers for the worker."""
+"""Ports and readiness probes: a free port, gRPC health for servers, live pollers for the worker.
+
+The stack, the benchmarks and the tests all use these (tests through tests/support/processes.py).
+"""
 
 from __future__ import annotations
 
 import asyncio
+import socket
 import time
 
 import grpc
@@ -13,15 +17,22 @@ from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
 
-async def wait_grpc_serving(address: str, timeout: float = 60.0) -> None:
-    """Wait until `grpc.health.v1.Health/Check` at `address` answers SERVING."""
+def free_port() -> int:
+    """A TCP port nothing listens on right now (the kernel picks it)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+async def wait_grpc_serving(address: str, timeout: float = 60.0, service: str = "") -> None:
+    """Wait until `grpc.health.v1.Health/Check` for `service` at `address` answers SERVING."""
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
     async with grpc.aio.insecure_channel(address) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(), timeout=1.0)
+                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
                 if reply.status == health_pb2.HealthCheckResponse.SERVING:
                     return
             except grpc.aio.AioRpcError as exc:

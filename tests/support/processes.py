@@ -6,44 +6,22 @@ a test talks to exactly what a user would run.
 
 from __future__ import annotations
 
-import asyncio
 import os
 import signal
-import socket
 import subprocess
 import sys
-import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import grpc
-from grpc_health.v1 import health_pb2, health_pb2_grpc
+from scripts.stack_health import free_port as free_port  # re-exported for the tests
+from scripts.stack_health import wait_grpc_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def free_port() -> int:
-    """A TCP port nothing listens on right now (the kernel picks it)."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 async def wait_serving(address: str, service: str = "", timeout: float = 30.0) -> None:
     """Wait until the gRPC health service at `address` reports SERVING."""
-    deadline = time.monotonic() + timeout
-    last_error: Exception | None = None
-    async with grpc.aio.insecure_channel(address) as channel:
-        stub = health_pb2_grpc.HealthStub(channel)
-        while time.monotonic() < deadline:
-            try:
-                reply = await stub.Check(health_pb2.HealthCheckRequest(service=service), timeout=1.0)
-                if reply.status == health_pb2.HealthCheckResponse.SERVING:
-                    return
-            except grpc.aio.AioRpcError as exc:
-                last_error = exc
-            await asyncio.sleep(0.05)
-    raise TimeoutError(f"{address} not SERVING after {timeout:.0f}s (last error: {last_error})")
+    await wait_grpc_serving(address, timeout=timeout, service=service)
 
 
 @dataclass
