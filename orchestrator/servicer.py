@@ -2,7 +2,7 @@
 
 BookTrip is one update-with-start call (start the trip or find it, then attach, optionally waiting
 for the outcome); GetTrip is a query; CancelTrip an update; ListTrips reads visibility; WatchTrip
-long-polls the workflow's history and queries once per new batch of events.
+long-polls the workflow's history and queries once per new batch of events (none while idle).
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from temporalio.client import (
     WithStartWorkflowOperation,
     WorkflowExecution,
     WorkflowHandle,
+    WorkflowHistoryEventAsyncIterator,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -192,8 +193,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         return self._client.get_workflow_handle_for(TripWorkflow.run, trip_id)
 
     async def _query(self, trip_id: str) -> TripState:
-        if not trip_id.startswith("trip-"):
-            raise NotFound(f"no trip {trip_id!r}")
+        _known_trip_id(trip_id)
         try:
             return await self._handle(trip_id).query(TripWorkflow.get_trip, rpc_timeout=QUERY_TIMEOUT)
         except RPCError as err:
@@ -243,28 +243,49 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
     async def WatchTrip(
         self, request: trip_pb2.WatchTripRequest, context: Context
     ) -> AsyncIterator[trip_pb2.Trip]:
-        trip_id = validation.require_trip_id(request.trip_id)
-        state = await self._query(trip_id)
-        yield convert.trip_to_proto(state)
-        version = state.version
+        trip_id = _known_trip_id(validation.require_trip_id(request.trip_id))
         history = self._handle(trip_id).fetch_history_events(
             wait_new_event=True, rpc_timeout=WATCH_POLL_TIMEOUT
         )
-        while not state.terminal:
-            closed = False
-            try:
-                # Returns as soon as the workflow has new events (a step moved, a timer fired).
-                await history.fetch_next_page()
-                closed = history.next_page_token is None
-            except RPCError as err:
-                if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-                    raise
+        # The first page is the history so far (it returns at once); the query after it is at least
+        # that new, so the long polls below only wake for later events.
+        closed = await _next_events(history, trip_id) is None
+        state = await self._query(trip_id)
+        yield convert.trip_to_proto(state)
+        version = state.version
+        while not state.terminal and not closed:
+            # Returns as soon as the workflow has new events (a step moved, a timer fired), or
+            # empty after the server's long-poll timeout: then there is nothing to query.
+            events = await _next_events(history, trip_id)
+            closed = events is None
+            if not events and not closed:
+                continue
             state = await self._query(trip_id)
             if state.version != version:
                 version = state.version
                 yield convert.trip_to_proto(state)
-            if closed:
-                return
+
+
+async def _next_events(history: WorkflowHistoryEventAsyncIterator, trip_id: str) -> int | None:
+    """Long-polls the next page of history: how many events it brought; None once the workflow closed."""
+    try:
+        await history.fetch_next_page()
+    except RPCError as err:
+        if err.status == RPCStatusCode.NOT_FOUND:
+            raise NotFound(f"no trip {trip_id!r}") from None
+        if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
+            raise
+        return 0
+    if history.next_page_token is None:
+        return None
+    return len(history.current_page or ())
+
+
+def _known_trip_id(trip_id: str) -> str:
+    """Trip ids all start with "trip-": anything else is no trip, without asking Temporal."""
+    if not trip_id.startswith("trip-"):
+        raise NotFound(f"no trip {trip_id!r}")
+    return trip_id
 
 
 def list_query(customer_id: str, status: TripStatus | None) -> str:
