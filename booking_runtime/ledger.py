@@ -203,8 +203,6 @@ class Ledger:
         driver directly: SQLAlchemy's execution layer costs more CPU than the statement itself.
         """
         key = values["idempotency_key"]
-        if any(u.quantity > u.capacity for u in units):
-            raise await self._first_short(units)
         args: list[Any] = [
             json.dumps(values[c]) if c in ("details", "units") else values[c] for c in _BOOKING_COLUMNS
         ]

@@ -180,6 +180,36 @@ async def test_overbooking_is_sold_out_and_takes_nothing(stack: Stack) -> None:
     assert await rooms_left(stack, "lis-tiny-inn", day(52), day(53)) == 2
 
 
+async def test_a_used_key_wins_over_sold_out(stack: Stack) -> None:
+    """The key is checked before inventory, on both stores, even when the request could never fit."""
+    check_in, check_out = day(46), day(47)
+    # A tombstoned key and more rooms than the tiny inn has: ALREADY_CANCELLED, not SOLD_OUT.
+    tombstoned = hotel_request(check_in, check_out, rooms=3, hotel_id="lis-tiny-inn")
+    await stack.hotel.call("CancelHotelReservation", {"idempotency_key": tombstoned["idempotency_key"]})
+    await expect_error(
+        stack.hotel.call("ReserveHotel", tombstoned),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        reason="ALREADY_CANCELLED",
+    )
+    # A key used for one room, retried for more rooms than the inn has: ALREADY_EXISTS, not SOLD_OUT.
+    used = hotel_request(check_in, check_out, rooms=1, hotel_id="lis-tiny-inn")
+    await stack.hotel.call("ReserveHotel", used)
+    await expect_error(
+        stack.hotel.call("ReserveHotel", {**used, "rooms": 3}),
+        grpc.StatusCode.ALREADY_EXISTS,
+        reason="ALREADY_EXISTS",
+    )
+    assert await rooms_left(stack, "lis-tiny-inn", check_in, check_out) == 2 - 1
+    # A fresh key for more rooms than the inn has is still SOLD_OUT and takes nothing.
+    fresh = hotel_request(check_in, check_out, rooms=3, hotel_id="lis-tiny-inn")
+    await expect_error(
+        stack.hotel.call("ReserveHotel", fresh),
+        grpc.StatusCode.FAILED_PRECONDITION,
+        reason="SOLD_OUT",
+    )
+    assert await rooms_left(stack, "lis-tiny-inn", check_in, check_out) == 2 - 1
+
+
 async def test_bad_input_is_invalid_argument_naming_the_field(stack: Stack) -> None:
     date = day(55)
     cases: list[tuple[Service, str, dict[str, object], str]] = [
