@@ -4,7 +4,7 @@
 - `call_log`: the per-call interceptor (JSON access log, drain gate, ServiceError -> rich status).
 - `errors`: business refusals as exceptions, sent as statuses with ErrorInfo/BadRequest details.
 - `config`: flags over environment (`FLIGHT_SVC_ADDR`, `FLIGHT_DB`, `FLIGHT_FAULT_RATE`, ...).
-- `faults`: fault injection before the handler runs (so an injected failure changes nothing).
+- `faults`: fault injection before the handler runs (nothing changes) or after it (the reply is lost).
 - `storage`, `tables`: SQLAlchemy Core on SQLite (writer thread, group commit) or PostgreSQL.
 - `ledger`: the idempotent booking ledger and lazily created inventory; never oversells.
 - `catalog`, `validation`, `app`: catalog seeding, shared input checks, and service start-up.

@@ -19,12 +19,15 @@ from booking_runtime.config import FaultSettings
 
 
 class FaultInterceptor(grpc.aio.ServerInterceptor):
-    """Adds latency to, and fails a share of, the configured business methods."""
+    """Adds latency to, and fails a share of, the configured business methods.
 
-    def __init__(self, settings: FaultSettings, rng: random.Random | None = None) -> None:
+    Runs inside CallInterceptor, which caches the handler it wraps per method, so this one
+    builds each wrapped handler once and keeps no cache of its own.
+    """
+
+    def __init__(self, settings: FaultSettings) -> None:
         self._settings = settings
-        self._rng = rng or random.Random()
-        self._cache: dict[str, grpc.RpcMethodHandler] = {}
+        self._rng = random.Random()
 
     def _selected(self, method: str) -> bool:
         if method.startswith(INFRASTRUCTURE_PREFIXES):
@@ -38,34 +41,37 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler:
         method: str = handler_call_details.method
-        cached = self._cache.get(method)
-        if cached is not None:
-            return cached
         handler = await continuation(handler_call_details)
         if handler is None or handler.unary_unary is None or not self._selected(method):
             return handler
-        wrapped = grpc.unary_unary_rpc_method_handler(
+        return grpc.unary_unary_rpc_method_handler(
             self._wrap(method, handler.unary_unary),
             request_deserializer=handler.request_deserializer,
             response_serializer=handler.response_serializer,
         )
-        self._cache[method] = wrapped
-        return wrapped
 
     def _wrap(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         settings = self._settings
+        rng = self._rng
+        name = method.rsplit("/", 1)[-1]
+        delay = settings.latency_ms / 1000
 
-        async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            if settings.latency_ms > 0:
-                await asyncio.sleep(settings.latency_ms / 1000)
-            name = method.rsplit("/", 1)[-1]
-            if settings.phase == "after":
-                reply = await behavior(request, context)
-                if settings.rate > 0 and self._rng.random() < settings.rate:
-                    await context.abort(settings.code, f"injected fault in {name}: the reply was lost")
-                return reply
-            if settings.rate > 0 and self._rng.random() < settings.rate:
+        def hit() -> bool:
+            return settings.rate > 0 and rng.random() < settings.rate
+
+        async def after(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            reply = await behavior(request, context)
+            if hit():
+                await context.abort(settings.code, f"injected fault in {name}: the reply was lost")
+            return reply
+
+        async def before(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if delay > 0:
+                await asyncio.sleep(delay)
+            if hit():
                 await context.abort(settings.code, f"injected fault in {name}")
             return await behavior(request, context)
 
-        return call
+        return after if settings.phase == "after" else before
