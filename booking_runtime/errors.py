@@ -116,16 +116,6 @@ def _proto_code(code: grpc.StatusCode) -> int:
     return value
 
 
-def error_info(status: status_pb2.Status) -> error_details_pb2.ErrorInfo | None:
-    """The ErrorInfo detail of a rich status, if it has one (clients and tests use this)."""
-    for detail in status.details:
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
-    return None
-
-
 class Unavailable(ServiceError):
     """A dependency (the database) is not reachable right now: retry later."""
 

@@ -7,7 +7,7 @@ knows is the address; every message type comes from the server's reflection serv
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Mapping
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import grpc
 from google.protobuf import descriptor, descriptor_pb2, descriptor_pool, json_format, message_factory
@@ -18,6 +18,8 @@ from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 JsonDict = dict[str, Any]
 
 _STATUS_DETAILS_KEY = "grpc-status-details-bin"
+
+D = TypeVar("D", bound=Message)
 
 
 class ReflectionClient:
@@ -186,23 +188,22 @@ def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
     return None
 
 
-def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
-    """The ErrorInfo detail (reason, domain, metadata) of a failed call, if any."""
+def _detail(error: grpc.aio.AioRpcError, cls: type[D]) -> D | None:
+    """The first detail of type `cls` in the rich status of a failed call, if any."""
     status = rich_status(error)
     for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-            info = error_details_pb2.ErrorInfo()
-            detail.Unpack(info)
-            return info
+        if detail.Is(cls.DESCRIPTOR):
+            found = cls()
+            detail.Unpack(found)
+            return found
     return None
+
+
+def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
+    """The ErrorInfo detail (reason, domain, metadata) of a failed call, if any."""
+    return _detail(error, error_details_pb2.ErrorInfo)
 
 
 def bad_request(error: grpc.aio.AioRpcError) -> error_details_pb2.BadRequest | None:
     """The BadRequest detail (field violations) of a failed call, if any."""
-    status = rich_status(error)
-    for detail in status.details if status else ():
-        if detail.Is(error_details_pb2.BadRequest.DESCRIPTOR):
-            bad = error_details_pb2.BadRequest()
-            detail.Unpack(bad)
-            return bad
-    return None
+    return _detail(error, error_details_pb2.BadRequest)
