@@ -20,14 +20,17 @@ $(STAMP): pyproject.toml requirements.lock
 protos: $(STAMP) ## Regenerate generated/ from protos/ (byte for byte)
 	$(PY) scripts/gen_protos.py
 
-lint: $(STAMP) ## ruff, mypy and buf lint
+lint: $(STAMP) ## ruff, ruff format, mypy and buf lint
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 	$(VENV)/bin/buf lint
 
-test: $(STAMP) ## The whole suite (starts its own Temporal, services and databases)
+test: $(STAMP) ## The whole suite: starts its own Temporal and services; needs PostgreSQL at 127.0.0.1:5432 (ALLOW_NO_POSTGRES=1 skips those tests)
 	$(VENV)/bin/pytest
+
+test-fast: $(STAMP) ## The tests that need no Temporal server; the PostgreSQL ones skip when it is down
+	ALLOW_NO_POSTGRES=1 $(VENV)/bin/pytest -m "not temporal and not postgres"
 
 up: $(STAMP) ## The whole stack in the foreground; Ctrl-C stops it
 	$(PY) -m scripts.stack

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import filecmp
-import importlib.util
 import subprocess
 import sys
 from pathlib import Path
@@ -28,16 +27,3 @@ def test_generated_stubs_are_fresh(tmp_path: Path) -> None:
         name for name in sorted(_tree(out)) if not filecmp.cmp(out / name, committed / name, shallow=False)
     ]
     assert not stale, f"stale stubs, run `make protos`: {stale}"
-
-
-def test_protos_pass_buf_lint() -> None:
-    buf = Path(sys.executable).parent / "buf"
-    assert buf.exists(), "buf-bin is a dev dependency (make install)"
-    result = subprocess.run([str(buf), "lint"], cwd=ROOT, capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def test_stub_packages_import() -> None:
-    for name in ("flight", "hotel", "cab", "trip"):
-        module = f"tripbooking.{name}.v1.{name}_pb2_grpc"
-        assert importlib.util.find_spec(module) is not None, module
