@@ -78,33 +78,11 @@ class BookingRecord:
     currency: str
     created_at: str
     updated_at: str
-    fingerprint: str = ""
-
-    @property
-    def quantity(self) -> int:
-        """Units held per slot (seats, rooms, cabs): the same for every slot of a booking."""
-        return max((q for _, _, q in self.units), default=0)
+    fingerprint: str
 
 
 def utc_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _record(row: sa.Row[Any]) -> BookingRecord:
-    m = row._mapping
-    return BookingRecord(
-        idempotency_key=m["idempotency_key"],
-        booking_id=m["booking_id"],
-        status=m["status"],
-        customer_id=m["customer_id"],
-        details=m["details"],
-        units=tuple((r, s, int(q)) for r, s, q in m["units"]),
-        price_cents=int(m["price_cents"]),
-        currency=m["currency"],
-        created_at=m["created_at"],
-        updated_at=m["updated_at"],
-        fingerprint=m["fingerprint"],
-    )
 
 
 def _merge(units: Iterable[Unit]) -> list[Unit]:
@@ -154,6 +132,10 @@ class Ledger:
             .values(status=CANCELLED, updated_at=sa.bindparam("b_now"))
             .returning(*cols)
         )
+        self._taken = sa.select(inv.resource, inv.slot, inv.taken).where(
+            inv.resource.in_(sa.bindparam("b_resources", expanding=True)),
+            inv.slot.in_(sa.bindparam("b_slots", expanding=True)),
+        )
         self._pg_statements: dict[int, str] = {}
         self._give_back = (
             sa.update(inventory)
@@ -166,7 +148,7 @@ class Ledger:
 
     def _read(self, conn: sa.Connection, key: str) -> BookingRecord | None:
         row = conn.execute(self._select, {"b_key": key}).first()
-        return _record(row) if row is not None else None
+        return _record_from_values(row._mapping) if row is not None else None
 
     async def book(self, request: BookingRequest) -> BookingRecord:
         """Take the units and record the booking, or return the first result for a retried key."""
@@ -224,7 +206,7 @@ class Ledger:
             raise Unavailable(f"storage unavailable: {exc}", reason="STORAGE_UNAVAILABLE") from exc
         if existing is None:  # a claim conflict means the row exists; nothing deletes rows on PostgreSQL
             raise Aborted(f"idempotency_key {key!r} changed while booking; retry")
-        return self._replay(_record(existing), values["fingerprint"], key)
+        return self._replay(_record_from_values(existing._mapping), values["fingerprint"], key)
 
     def _pg_book_sql(self, unit_count: int) -> str:
         """The claim-and-take statement for `unit_count` units ($1.. placeholders), built once."""
@@ -342,7 +324,7 @@ class Ledger:
         now = utc_now()
         cancelled = conn.execute(self._cancel, {"b_key": key, "b_now": now}).first()
         if cancelled is not None:
-            record = _record(cancelled)
+            record = _record_from_values(cancelled._mapping)
             for resource, slot, quantity in sorted(record.units):
                 conn.execute(
                     self._give_back, {"b_resource": resource, "b_slot": slot, "b_quantity": quantity}
@@ -375,24 +357,23 @@ class Ledger:
             raise _storage_error(exc) from exc
         if row is None:
             raise NotFound(f"no booking with idempotency_key {key!r}", field="idempotency_key")
-        return _record(row)
+        return _record_from_values(row._mapping)
 
     async def taken(self, resources: Sequence[str], slots: Sequence[str]) -> dict[tuple[str, str], int]:
         """Units taken per (resource, slot) for these resources and slots (missing: none taken)."""
         if not resources or not slots:
             return {}
-        query = sa.select(inventory.c.resource, inventory.c.slot, inventory.c.taken).where(
-            inventory.c.resource.in_(sorted(set(resources))), inventory.c.slot.in_(sorted(set(slots)))
-        )
+        params = {"b_resources": sorted(set(resources)), "b_slots": sorted(set(slots))}
         try:
             async with self._db.read() as conn:
-                rows = (await conn.execute(query)).all()
+                rows = (await conn.execute(self._taken, params)).all()
         except DBAPIError as exc:
             raise _storage_error(exc) from exc
         return {(r, s): int(t) for r, s, t in rows}
 
 
-def _record_from_values(values: Mapping[str, Any]) -> BookingRecord:
+def _record_from_values(values: Mapping[str, Any] | sa.RowMapping) -> BookingRecord:
+    """A record from the values inserted, or from a row read back (`row._mapping`)."""
     return BookingRecord(
         idempotency_key=values["idempotency_key"],
         booking_id=values["booking_id"],
