@@ -19,6 +19,9 @@ def today() -> date:
     return datetime.now(UTC).date()
 
 
+_today = today  # for bookable_date, whose `today` parameter shadows the function
+
+
 def idempotency_key(value: str) -> str:
     if not value:
         raise InvalidArgument("idempotency_key", "is required")
@@ -51,10 +54,10 @@ def parse_date(field: str, value: str) -> date:
         raise InvalidArgument(field, f"must be a date as YYYY-MM-DD, got {value!r}") from None
 
 
-def bookable_date(field: str, value: str, *, extra_days: int = 0) -> date:
-    """A YYYY-MM-DD date from today (UTC) up to HORIZON_DAYS (+ extra_days) ahead."""
+def bookable_date(field: str, value: str, *, extra_days: int = 0, today: date | None = None) -> date:
+    """A YYYY-MM-DD date from today (UTC; or the `today` given) up to HORIZON_DAYS (+ extra_days) ahead."""
     day = parse_date(field, value)
-    first = today()
+    first = today or _today()
     last = first + timedelta(days=HORIZON_DAYS + extra_days)
     if day < first:
         raise InvalidArgument(field, f"{value} is in the past (today is {first.isoformat()} UTC)")

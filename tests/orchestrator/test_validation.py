@@ -11,6 +11,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime.errors import InvalidArgument
+from booking_runtime.validation import bookable_date
 from orchestrator import retry
 from orchestrator.models import TripStatus
 from orchestrator.servicer import TemporalError, list_query
@@ -87,6 +88,16 @@ def test_bad_input_names_the_field(field: str, mutate: Callable[[trip_pb2.BookTr
         parse_book_request(request, TODAY)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_dates_are_checked_against_the_given_today_with_the_services_rules() -> None:
+    assert bookable_date("flight.date", "2027-01-10", today=TODAY) == TODAY
+    with pytest.raises(InvalidArgument, match=r"^flight\.date: 2027-01-09 is in the past"):
+        bookable_date("flight.date", "2027-01-09", today=TODAY)
+    # The check-out may fall one day past the horizon; nothing else may.
+    assert bookable_date("hotel.check_out", "2028-01-11", extra_days=1, today=TODAY)
+    with pytest.raises(InvalidArgument, match="more than 365 days ahead"):
+        bookable_date("flight.date", "2028-01-11", today=TODAY)
 
 
 def test_retry_table_matches_the_design() -> None:
