@@ -120,7 +120,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             self._trip_input(trip_id, trip_request, fingerprint),
             id=trip_id,
             task_queue=self._task_queue,
-            # A running trip is joined; an ended one is never started again (answered from a query).
+            # A running trip is joined; an ended one is never started again (answered from its memo).
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
             search_attributes=search_attributes.initial(trip_request.customer_id, TripStatus.BOOKING.value),
@@ -134,15 +134,14 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
                 start_workflow_operation=start,
             )
         except WorkflowUpdateFailedError as err:
-            raise _update_refusal(err) from None
-        except WorkflowAlreadyStartedError:
-            state = await self._query(trip_id)
-            if state.fingerprint != fingerprint:
+            if isinstance(err.cause, ApplicationError) and err.cause.type == "RequestMismatch":
                 raise _mismatch(trip_request.request_id) from None
-        except RPCError as err:
-            if err.status != RPCStatusCode.ALREADY_EXISTS:
+            raise _update_refusal(err) from None
+        except (WorkflowAlreadyStartedError, RPCError) as err:
+            # The trip has ended (REJECT_DUPLICATE): the SDK reports it either way.
+            if isinstance(err, RPCError) and err.status != RPCStatusCode.ALREADY_EXISTS:
                 raise
-            state = await self._query(trip_id)
+            state = await self._ended_state(trip_id)
             if state.fingerprint != fingerprint:
                 raise _mismatch(trip_request.request_id) from None
         return trip_pb2.BookTripResponse(trip_id=trip_id, trip=convert.trip_to_proto(state))
@@ -182,8 +181,8 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
-            # Unknown trip, or one whose workflow has closed: the query tells them apart.
-            ended = await self._query(trip_id)
+            # Unknown trip, or one whose workflow has closed: describe tells them apart.
+            ended = await self._ended_state(trip_id)
             raise FailedPrecondition(
                 "TRIP_ENDED", f"trip {trip_id} already ended {ended.status.name}"
             ) from None
@@ -202,6 +201,22 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             raise
         except WorkflowQueryFailedError as err:
             raise NotFound(f"{trip_id!r} is not a trip: {err.message}") from None
+
+    async def _ended_state(self, trip_id: str) -> TripState:
+        """A closed trip as its memo holds it (final at close): no query, so no replay on a worker
+        and no wait when none runs. Falls back to the query for a workflow without the memo."""
+        _known_trip_id(trip_id)
+        try:
+            description = await self._handle(trip_id).describe()
+        except RPCError as err:
+            if err.status == RPCStatusCode.NOT_FOUND:
+                raise NotFound(f"no trip {trip_id!r}") from None
+            raise
+        try:
+            state: TripState = await description.memo_value(search_attributes.MEMO_TRIP, type_hint=TripState)
+        except KeyError:
+            return await self._query(trip_id)
+        return state
 
     # --- ListTrips -------------------------------------------------------------------------------------
 
@@ -250,7 +265,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         # The first page is the history so far (it returns at once); the query after it is at least
         # that new, so the long polls below only wake for later events.
         closed = await _next_events(history, trip_id) is None
-        state = await self._query(trip_id)
+        state = await (self._ended_state(trip_id) if closed else self._query(trip_id))
         yield convert.trip_to_proto(state)
         version = state.version
         while not state.terminal and not closed:
@@ -260,7 +275,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             closed = events is None
             if not events and not closed:
                 continue
-            state = await self._query(trip_id)
+            state = await (self._ended_state(trip_id) if closed else self._query(trip_id))
             if state.version != version:
                 version = state.version
                 yield convert.trip_to_proto(state)
@@ -327,16 +342,14 @@ async def _listed_trip(execution: WorkflowExecution) -> trip_pb2.Trip:
 
 def _update_refusal(err: WorkflowUpdateFailedError) -> Exception:
     cause = err.cause
-    if isinstance(cause, ApplicationError):
-        if cause.type == "RequestMismatch":
-            return AlreadyExists(cause.message, reason="REQUEST_ID_REUSED")
-        if cause.type == "TripNotCancellable":
-            reason = str(cause.details[0]) if cause.details else "TRIP_NOT_CANCELLABLE"
-            return FailedPrecondition(reason, cause.message)
+    if isinstance(cause, ApplicationError) and cause.type == "TripNotCancellable":
+        reason = str(cause.details[0]) if cause.details else "TRIP_NOT_CANCELLABLE"
+        return FailedPrecondition(reason, cause.message)
     return err
 
 
 def _mismatch(request_id: str) -> AlreadyExists:
+    """BookTrip reused a request_id for a different trip (running: the attach validator said so)."""
     return AlreadyExists(
         f"request_id {request_id!r} was already used for a different trip", reason="REQUEST_ID_REUSED"
     )

@@ -207,9 +207,23 @@ async def test_a_finished_trip_is_answered_without_a_second_workflow(stack: Stac
         return description.close_time is not None
 
     await wait_for(closed, timeout=30, what="workflow closed")
-    again = await stack.trips().BookTrip(request, timeout=30)
+    # An ended trip is read from its memo: no worker needs to replay it, so none needs to run.
+    stack.processes["worker"].stop()
+    try:
+        again = await stack.trips().BookTrip(request, timeout=30)
+        with pytest.raises(grpc.aio.AioRpcError) as cancel:
+            await stack.trips().CancelTrip(trip_pb2.CancelTripRequest(trip_id=first.trip_id), timeout=10)
+        watch = stack.trips().WatchTrip(trip_pb2.WatchTripRequest(trip_id=first.trip_id), timeout=10)
+        watched = [trip async for trip in watch]
+    finally:
+        stack.start_worker()
     assert again.trip.status == trip_pb2.TRIP_STATUS_FAILED
     assert again.trip.updated_at == first.trip.updated_at
+    assert cancel.value.code() == grpc.StatusCode.FAILED_PRECONDITION
+    assert "already ended" in (cancel.value.details() or "")
+    assert [(t.status, t.updated_at) for t in watched] == [
+        (trip_pb2.TRIP_STATUS_FAILED, first.trip.updated_at)
+    ]
 
 
 @pytest.mark.parametrize(
