@@ -125,50 +125,16 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
 
     def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            entered = False
-            try:
-                await self._gate(context)
-                self._tracker.enter()
-                entered = True
+            async with _Call(self, method, request, context):
                 return await behavior(request, context)
-            except ServiceError as error:
-                code = error.code
-                await abort(context, error, self._domain)
-            except BaseException as exc:
-                code = _code_of(context, exc)
-                raise
-            finally:
-                if entered:
-                    self._tracker.leave()
-                if self._log_calls:
-                    self._log(method, request, code, started)
 
         return call
 
     def _server_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            started = time.perf_counter()
-            code = grpc.StatusCode.OK
-            entered = False
-            try:
-                await self._gate(context)
-                self._tracker.enter()
-                entered = True
+            async with _Call(self, method, request, context):
                 async for reply in behavior(request, context):
                     yield reply
-            except ServiceError as error:
-                code = error.code
-                await abort(context, error, self._domain)
-            except BaseException as exc:
-                code = _code_of(context, exc)
-                raise
-            finally:
-                if entered:
-                    self._tracker.leave()
-                if self._log_calls:
-                    self._log(method, request, code, started)
 
         return call
 
@@ -188,6 +154,53 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if key:
             entry["idempotency_key"] = key
         call_lines.write(entry)
+
+
+class _Call:
+    """One business call: drain gate, in-flight count, ServiceError -> status, and its log line.
+
+    A plain class rather than @asynccontextmanager: it runs on every call, and this costs less.
+    """
+
+    __slots__ = ("_context", "_entered", "_method", "_owner", "_request", "_started")
+
+    def __init__(
+        self, owner: CallInterceptor, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
+    ) -> None:
+        self._owner = owner
+        self._method = method
+        self._request = request
+        self._context = context
+        self._started = time.perf_counter()
+        self._entered = False
+
+    async def __aenter__(self) -> None:
+        try:
+            await self._owner._gate(self._context)
+        except BaseException as exc:  # refused while draining: still logged
+            self._finish(_code_of(self._context, exc))
+            raise
+        self._owner._tracker.enter()
+        self._entered = True
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        code = grpc.StatusCode.OK
+        try:
+            if isinstance(exc, ServiceError):
+                code = exc.code
+                await abort(self._context, exc, self._owner._domain)
+            elif exc is not None:
+                code = _code_of(self._context, exc)
+        finally:
+            self._finish(code)
+
+    def _finish(self, code: grpc.StatusCode) -> None:
+        if self._entered:
+            self._owner._tracker.leave()
+        if self._owner._log_calls:
+            self._owner._log(self._method, self._request, code, self._started)
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> grpc.StatusCode:
