@@ -138,16 +138,16 @@ def parse_settings(prog: str, description: str, argv: Sequence[str] | None = Non
     """Flags override the environment, which overrides the defaults."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     for flag, env, default, kind, text in _OPTIONS:
+        # A string default: argparse converts it with `type` only when the flag is not given, so a bad
+        # environment value is a usage error naming the flag (and never breaks --help).
         parser.add_argument(
             flag,
             type=kind,
-            default=kind(os.environ.get(env, default)),
+            default=os.environ.get(env, default),
             help=f"{text} (env {env}, default {default})",
         )
     args = parser.parse_args(argv)
-    settings = Settings(
-        **{flag[2:].replace("-", "_"): getattr(args, flag[2:].replace("-", "_")) for flag, *_ in _OPTIONS}
-    )
+    settings = Settings(**vars(args))
     if settings.step_budget_seconds <= 0 or settings.attempt_timeout_seconds <= 0:
         parser.error("--step-budget-seconds and --attempt-timeout-seconds must be positive")
     return settings

@@ -40,3 +40,17 @@ def test_settings_read_the_security_from_the_environment(monkeypatch: pytest.Mon
     monkeypatch.setenv("TEMPORAL_TLS", "on")
     security = parse_settings("x", "y", []).temporal_security
     assert security.api_key == "k" and security.tls
+
+
+def test_a_bad_environment_value_is_a_usage_error_and_help_still_works(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setenv("TRIP_STEP_BUDGET_SECONDS", "ten")
+    with pytest.raises(SystemExit) as shown:
+        parse_settings("x", "y", ["--help"])
+    assert shown.value.code == 0 and "TRIP_STEP_BUDGET_SECONDS" in capsys.readouterr().out
+    with pytest.raises(SystemExit) as refused:
+        parse_settings("x", "y", [])
+    assert refused.value.code == 2 and "--step-budget-seconds" in capsys.readouterr().err
+    # A flag given on the command line wins over the bad environment value.
+    assert parse_settings("x", "y", ["--step-budget-seconds", "5"]).step_budget_seconds == 5.0
