@@ -19,7 +19,6 @@ from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 
-from orchestrator import retry
 from orchestrator.models import (
     BookFlightInput,
     CancelStepInput,
@@ -147,15 +146,16 @@ def as_application_error(err: grpc.aio.AioRpcError) -> ApplicationError:
     code = err.code().name
     reason = _error_reason(err)
     label = f"{code} ({reason})" if reason and reason != code else code
-    return ApplicationError(
-        f"{label}: {err.details() or ''}".rstrip(": "),
-        type=code,
-        non_retryable=not retry.judge(code).retryable,
-    )
+    # Whether to try again is the workflow's call (orchestrator.retry): every local activity runs with
+    # a single attempt, so marking the error non-retryable here would change nothing.
+    return ApplicationError(f"{label}: {err.details() or ''}".rstrip(": "), type=code)
 
 
 def _error_reason(err: grpc.aio.AioRpcError) -> str:
-    """The google.rpc.ErrorInfo reason a service attached (SOLD_OUT, ALREADY_CANCELLED, ...), if any."""
+    """The google.rpc.ErrorInfo reason a service attached (SOLD_OUT, ALREADY_CANCELLED, ...), if any.
+
+    booking_runtime has no reader for it (only the server side builds rich statuses), hence this one.
+    """
     metadata: Any = err.trailing_metadata() or ()
     for key, value in metadata:
         if key != "grpc-status-details-bin":

@@ -341,7 +341,8 @@ def _describe(err: FailureError) -> tuple[str, str]:
     """(error type for the retry table, message for last_error) of a failed local activity.
 
     A local activity's failure arrives either wrapped in an ActivityError or bare, depending on
-    whether it was marked non-retryable; both mean the same here. A cancelled call means the
+    whether it was marked non-retryable (the activities no longer mark any, but recorded histories
+    and running trips hold both shapes); both mean the same here. A cancelled call means the
     workflow itself is being cancelled: that propagates as asyncio.CancelledError.
     """
     cause: BaseException | None = err.cause if isinstance(err, ActivityError) else err
