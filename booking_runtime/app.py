@@ -1,7 +1,7 @@
 """Start a booking service: database, schema, catalog, ledger, then the gRPC server.
 
-Each service's `__main__` hands over its config, its catalog file and a `register` function
-that builds its servicer from a `BookingApp`; everything else is the same for all three.
+Each service's `__main__` calls `main` with its definition: names, catalog file and a `register`
+function that builds its servicer from a `BookingApp`; everything else is the same for all three.
 """
 
 from __future__ import annotations
@@ -15,10 +15,10 @@ import grpc
 import sqlalchemy as sa
 
 from booking_runtime.catalog import load_catalog, read_catalog_file, seed_catalog
-from booking_runtime.config import ServiceConfig
+from booking_runtime.config import ServiceConfig, load_service_config
 from booking_runtime.faults import FaultInterceptor
 from booking_runtime.ledger import Ledger
-from booking_runtime.server import ServerSpec, run_server
+from booking_runtime.server import ServerSpec, run, run_server
 from booking_runtime.storage import Database
 from booking_runtime.tables import metadata
 
@@ -89,3 +89,9 @@ async def serve_booking_service(definition: BookingServiceDef, config: ServiceCo
             log_calls=config.log_calls,
         )
     )
+
+
+def main(definition: BookingServiceDef) -> None:
+    """`python -m <name>_svc`: flags and environment for `definition.name`, then serve until stopped."""
+    config = load_service_config(definition.name)
+    run(lambda: serve_booking_service(definition, config))

@@ -6,9 +6,7 @@ from pathlib import Path
 
 from tripbooking.hotel.v1 import hotel_pb2
 
-from booking_runtime.app import BookingServiceDef, serve_booking_service
-from booking_runtime.config import load_service_config
-from booking_runtime.server import run
+from booking_runtime.app import BookingServiceDef, main
 from hotel_svc.servicer import register
 
 DEFINITION = BookingServiceDef(
@@ -22,10 +20,5 @@ DEFINITION = BookingServiceDef(
 )
 
 
-def main() -> None:
-    config = load_service_config("hotel")
-    run(lambda: serve_booking_service(DEFINITION, config))
-
-
 if __name__ == "__main__":
-    main()
+    main(DEFINITION)
