@@ -10,6 +10,7 @@ import argparse
 import os
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import grpc
 
@@ -43,7 +44,6 @@ class FaultSettings:
 class ServiceConfig:
     """Everything a booking service process needs to start."""
 
-    name: str
     address: str
     db: str
     grace_seconds: float
@@ -82,59 +82,65 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
         description=f"The {name} booking service (gRPC, with health and reflection).",
         formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
-    parser.add_argument(
-        "--address",
-        default=env.get(f"{prefix}_SVC_ADDR", f"localhost:{port}"),
-        help=f"host:port to listen on [env {prefix}_SVC_ADDR]",
-    )
-    parser.add_argument(
-        "--db",
-        default=env.get(f"{prefix}_DB", f"var/{name}.db"),
-        help=f"SQLite file path or postgresql:// DSN [env {prefix}_DB]",
-    )
-    parser.add_argument(
+
+    def option(
+        target: argparse._ActionsContainer, flag: str, suffix: str, default: str, help: str, **kw: Any
+    ) -> None:
+        """`flag`, defaulting to env `<PREFIX>_<suffix>` (else `default`), its env name in the help."""
+        variable = f"{prefix}_{suffix}"
+        target.add_argument(flag, default=env.get(variable, default), help=f"{help} [env {variable}]", **kw)
+
+    option(parser, "--address", "SVC_ADDR", f"localhost:{port}", "host:port to listen on")
+    option(parser, "--db", "DB", f"var/{name}.db", "SQLite file path or postgresql:// DSN")
+    option(
+        parser,
         "--grace-seconds",
+        "GRACE_SECONDS",
+        "10",
+        "how long in-flight calls may finish after SIGTERM",
         type=float,
-        default=env.get(f"{prefix}_GRACE_SECONDS", "10"),
-        help=f"how long in-flight calls may finish after SIGTERM [env {prefix}_GRACE_SECONDS]",
     )
-    parser.add_argument(
-        "--log-calls",
-        type=_flag_bool,
-        default=env.get(f"{prefix}_LOG_CALLS", "1"),
-        help=f"one JSON log line per call (1/0) [env {prefix}_LOG_CALLS]",
-    )
+    option(parser, "--log-calls", "LOG_CALLS", "1", "one JSON log line per call (1/0)", type=_flag_bool)
     faults = parser.add_argument_group("fault injection (off by default)")
-    faults.add_argument(
+    option(
+        faults,
         "--fault-rate",
+        "FAULT_RATE",
+        "0",
+        "share of calls (0..1) that fail before the handler runs",
         type=_rate,
-        default=env.get(f"{prefix}_FAULT_RATE", "0"),
-        help=f"share of calls (0..1) that fail before the handler runs [env {prefix}_FAULT_RATE]",
     )
-    faults.add_argument(
+    option(
+        faults,
         "--fault-code",
+        "FAULT_CODE",
+        "UNAVAILABLE",
+        "gRPC status code of an injected failure",
         type=_status_code,
-        default=env.get(f"{prefix}_FAULT_CODE", "UNAVAILABLE"),
-        help=f"gRPC status code of an injected failure [env {prefix}_FAULT_CODE]",
     )
-    faults.add_argument(
+    option(
+        faults,
         "--fault-methods",
+        "FAULT_METHODS",
+        "",
+        "comma-separated method names, e.g. BookFlight; empty: all",
         type=_methods,
-        default=env.get(f"{prefix}_FAULT_METHODS", ""),
-        help=f"comma-separated method names, e.g. BookFlight; empty: all [env {prefix}_FAULT_METHODS]",
     )
-    faults.add_argument(
+    option(
+        faults,
         "--fault-latency-ms",
+        "FAULT_LATENCY_MS",
+        "0",
+        "delay added to every call of those methods",
         type=float,
-        default=env.get(f"{prefix}_FAULT_LATENCY_MS", "0"),
-        help=f"delay added to every call of those methods [env {prefix}_FAULT_LATENCY_MS]",
     )
-    faults.add_argument(
+    option(
+        faults,
         "--fault-phase",
+        "FAULT_PHASE",
+        "before",
+        "fail before the handler runs (nothing changes) or after it committed (the reply is lost)",
         choices=("before", "after"),
-        default=env.get(f"{prefix}_FAULT_PHASE", "before"),
-        help="fail before the handler runs (nothing changes) or after it committed (the reply is lost) "
-        f"[env {prefix}_FAULT_PHASE]",
     )
     return parser
 
@@ -145,7 +151,6 @@ def load_service_config(
     """Parse flags over the environment for service `name` ("flight", "hotel", "cab")."""
     args = build_parser(name, os.environ if env is None else env).parse_args(argv)
     return ServiceConfig(
-        name=name,
         address=args.address,
         db=args.db,
         grace_seconds=args.grace_seconds,
