@@ -48,8 +48,9 @@ class ServerSpec:
         return f"{self.name}.tripbooking"
 
 
-def _event(name: str, event: str, **fields: Any) -> None:
-    log.info(json.dumps({"ts": round(time.time(), 3), "service": name, "event": event, **fields}))
+def log_event(service: str, event: str, **fields: Any) -> None:
+    """One JSON line about a process's life (serving, draining, stopped, ...), as every process logs it."""
+    log.info(json.dumps({"ts": round(time.time(), 3), "service": service, "event": event, **fields}))
 
 
 class RunningServer:
@@ -83,7 +84,7 @@ class RunningServer:
         await self.server.start()
         for service in ("", *spec.service_names):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        _event(spec.name, "serving", address=spec.address, port=self.port)
+        log_event(spec.name, "serving", address=spec.address, port=self.port)
 
     async def drain_and_stop(self) -> None:
         """NOT_SERVING, refuse new business calls, let in-flight ones finish within grace, stop."""
@@ -91,17 +92,17 @@ class RunningServer:
         started = time.monotonic()
         self.tracker.draining = True
         await self.health.enter_graceful_shutdown()
-        _event(spec.name, "draining", in_flight=self.tracker.in_flight, grace_seconds=spec.grace_seconds)
+        log_event(spec.name, "draining", in_flight=self.tracker.in_flight, grace_seconds=spec.grace_seconds)
         try:
             await asyncio.wait_for(self.tracker.wait_idle(), timeout=spec.grace_seconds)
         except TimeoutError:
-            _event(spec.name, "grace_expired", in_flight=self.tracker.in_flight)
+            log_event(spec.name, "grace_expired", in_flight=self.tracker.in_flight)
         remaining = max(0.0, spec.grace_seconds - (time.monotonic() - started))
         await self.server.stop(remaining)
         call_lines.flush()
         if spec.on_stop is not None:
             await spec.on_stop()
-        _event(spec.name, "stopped", seconds=round(time.monotonic() - started, 3))
+        log_event(spec.name, "stopped", seconds=round(time.monotonic() - started, 3))
 
 
 async def run_server(spec: ServerSpec) -> None:

@@ -6,19 +6,15 @@ side by side. Health, reflection, the JSON call log and graceful drain come from
 
 from __future__ import annotations
 
-import json
-import logging
 from collections.abc import Sequence
 
 import grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from booking_runtime.server import ServerSpec, run, run_server
+from booking_runtime.server import ServerSpec, log_event, run, run_server
 from orchestrator.config import Settings, parse_settings
 from orchestrator.servicer import TripServicer
 from orchestrator.temporal_client import connect_and_prepare
-
-log = logging.getLogger("orchestrator.server")
 
 SERVICE_NAME = trip_pb2.DESCRIPTOR.services_by_name["TripService"].full_name
 
@@ -27,7 +23,7 @@ async def serve(settings: Settings) -> None:
     # BookTrip starts trips with the search attributes set: they must exist even before a worker ran.
     client, added = await connect_and_prepare(settings)
     if added:
-        log.info(json.dumps({"service": "trip", "event": "search_attributes_added", "names": added}))
+        log_event("trip", "search_attributes_added", names=added)
     servicer = TripServicer(
         client,
         settings.task_queue,

@@ -7,10 +7,7 @@ SIGINT stops polling and lets running tasks finish (Temporal hands anything left
 from __future__ import annotations
 
 import asyncio
-import json
-import logging
 import signal
-import time
 from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
@@ -19,13 +16,11 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from booking_runtime.server import run
+from booking_runtime.server import log_event, run
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
 from orchestrator.temporal_client import connect_and_prepare
 from orchestrator.workflows import TripWorkflow
-
-log = logging.getLogger("orchestrator.worker")
 
 
 def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
@@ -69,14 +64,10 @@ def build_worker(
     )
 
 
-def _event(event: str, **fields: Any) -> None:
-    log.info(json.dumps({"ts": round(time.time(), 3), "service": "worker", "event": event, **fields}))
-
-
 async def serve(settings: Settings) -> None:
     client, added = await connect_and_prepare(settings)
     if added:
-        _event("search_attributes_added", names=added)
+        log_event("worker", "search_attributes_added", names=added)
     activities = BookingActivities(settings.flight_addr, settings.hotel_addr, settings.cab_addr)
     worker = build_worker(
         client,
@@ -93,17 +84,18 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with worker:
-            _event(
+            log_event(
+                "worker",
                 "polling",
                 task_queue=settings.task_queue,
                 namespace=settings.namespace,
                 workflow_sandbox=settings.workflow_sandbox,
             )
             await stop.wait()
-            _event("draining")
+            log_event("worker", "draining")
     finally:
         await activities.close()
-        _event("stopped")
+        log_event("worker", "stopped")
 
 
 def main(argv: Sequence[str] | None = None) -> None:
