@@ -16,6 +16,7 @@ from google.protobuf import json_format
 from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime import validation as shared
+from booking_runtime.config import build_parser
 from booking_runtime.errors import InvalidArgument
 from orchestrator import cli
 from orchestrator.config import _OPTIONS
@@ -28,7 +29,7 @@ MOVE_DATES = (
     "move the dates of the README's BookTrip examples (grpcurl and tripctl, the same dates in both) "
     f"so that they lie between today and {shared.HORIZON_DAYS} days from now"
 )
-SERVICE_PREFIXES = ("FLIGHT", "HOTEL", "CAB")
+SERVICES = ("flight", "hotel", "cab")
 # Where the variables outside the orchestrator's and the services' settings are read.
 OTHER_ENV_READERS = ("scripts/stack.py", "tests/conftest.py")
 
@@ -110,15 +111,19 @@ def _configuration_variables() -> list[str]:
     return names
 
 
+def _service_help(service: str) -> str:
+    """`python -m <service>_svc --help`: each flag's help names its environment variable."""
+    return build_parser(service, {}).format_help()
+
+
 def _is_read(name: str) -> bool:
+    """In the orchestrator's options, a booking service's --help, or read by the stack or the tests."""
     if name in {env for _, env, *_ in _OPTIONS}:
         return True
-    service_source = (ROOT / "booking_runtime" / "config.py").read_text()
-    for prefix in ("<SVC>", *SERVICE_PREFIXES):
-        if name.startswith(prefix + "_") and f'{{prefix}}_{name.removeprefix(prefix + "_")}"' in (
-            service_source
-        ):
-            return True
+    for service in SERVICES:
+        variable = name.replace("<SVC>_", f"{service.upper()}_")
+        if variable.startswith(f"{service.upper()}_"):
+            return re.search(rf"\b{variable}\b", _service_help(service)) is not None
     return any(f'"{name}"' in (ROOT / path).read_text() for path in OTHER_ENV_READERS)
 
 
