@@ -46,6 +46,6 @@ def judge(error_type: str) -> Verdict:
     return Verdict(retryable=True, certainly_unbooked=False)
 
 
-def backoff_seconds(retry_number: int, cap: float = MAX_BACKOFF_SECONDS) -> float:
-    """Delay before retry number `retry_number` (0-based): 0.2 s doubling up to `cap`."""
-    return float(min(cap, INITIAL_BACKOFF_SECONDS * (2 ** min(retry_number, 16))))
+def backoff_seconds(retry_number: int) -> float:
+    """Delay before retry number `retry_number` (0-based): 0.2 s doubling up to MAX_BACKOFF_SECONDS."""
+    return float(min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * (2 ** min(retry_number, 16))))

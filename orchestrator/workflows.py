@@ -48,8 +48,6 @@ ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # Patch ids: each names a change to the commands a trip issues; never remove one while trips that
 # may have run the old code are still open (tests/orchestrator/histories keeps their histories).
 PATCH_REFUSAL_AFTER_RETRY = "compensate-refusal-after-retry"
-# Compensations retry for ever; this caps the wait between two tries.
-COMPENSATION_MAX_BACKOFF_SECONDS = 10.0
 
 
 class StepOutcome(Enum):
@@ -219,9 +217,8 @@ class TripWorkflow:
             except FailureError as err:
                 step.last_error = _describe(err)[1]
                 self._touch()
-                await workflow.sleep(
-                    retry.backoff_seconds(retry_number, cap=COMPENSATION_MAX_BACKOFF_SECONDS)
-                )
+                # Compensations retry for ever, with the booking steps' backoff (capped at 10 s).
+                await workflow.sleep(retry.backoff_seconds(retry_number))
                 retry_number += 1
                 continue
             step.status = StepStatus.COMPENSATED
