@@ -11,15 +11,12 @@ and the next year's dates (so nothing sells out) at each concurrency level.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import itertools
 import os
 import signal
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -31,6 +28,7 @@ import psutil
 import uvloop
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 
+from scripts.bench_measure import LoadResult, mean, run_load
 from scripts.stack_health import free_port, wait_grpc_serving
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,24 +37,19 @@ ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.
 
 @dataclass
 class Level:
+    """One concurrency level on one store, and the CPU the service process used for it."""
+
     store: str
-    concurrency: int
-    latencies_ms: list[float]
-    errors: int
-    elapsed_s: float
+    load: LoadResult
     service_cpu_s: float = 0.0
 
-    def pct(self, p: float) -> float:
-        ordered = sorted(self.latencies_ms)
-        return ordered[min(len(ordered) - 1, int(len(ordered) * p / 100))] if ordered else float("nan")
-
     def row(self) -> str:
-        rate = len(self.latencies_ms) / self.elapsed_s if self.elapsed_s else 0.0
+        load = self.load
         return (
-            f"{self.store:<9} c={self.concurrency:<3} n={len(self.latencies_ms):<6} err={self.errors:<4} "
-            f"p50={self.pct(50):6.2f} ms  p99={self.pct(99):6.2f} ms  "
-            f"mean={statistics.fmean(self.latencies_ms):6.2f} ms  {rate:6.0f} bookings/s  "
-            f"service CPU {self.service_cpu_s * 1e6 / max(1, len(self.latencies_ms)):4.0f} us/booking"
+            f"{self.store:<9} c={load.concurrency:<3} n={load.count:<6} err={len(load.errors):<4} "
+            f"p50={load.percentile(50):6.2f} ms  p99={load.percentile(99):6.2f} ms  "
+            f"mean={mean(load.latencies_ms):6.2f} ms  {load.throughput:6.0f} bookings/s  "
+            f"service CPU {self.service_cpu_s * 1e6 / max(1, load.count):4.0f} us/booking"
         )
 
 
@@ -76,52 +69,33 @@ def start_service(
 
 
 def request_stream(flights: list[str]) -> itertools.cycle[tuple[str, str]]:
+    """Every 7th (flight, date) of the next year, round and round: bookings spread, nothing sells out."""
     today = datetime.now(UTC).date()
     pairs = [(f, (today + timedelta(days=d)).isoformat()) for d in range(1, 360) for f in flights]
-    return (
-        itertools.cycle(pairs[i] for i in range(0, len(pairs), 7))
-        if len(pairs) > 7
-        else itertools.cycle(pairs)
-    )
+    return itertools.cycle(pairs[::7])
 
 
 async def run_level(
     stub: flight_pb2_grpc.FlightServiceAsyncStub,
-    store: str,
     concurrency: int,
     total: int,
     pairs: itertools.cycle[tuple[str, str]],
-) -> Level:
-    latencies: list[float] = []
-    errors = 0
-    remaining = total
+) -> LoadResult:
+    """`total` BookFlight calls with fresh keys from `concurrency` closed loops."""
     run_id = uuid.uuid4().hex[:8]
 
-    async def worker(worker_id: int) -> None:
-        nonlocal remaining, errors
-        n = 0
-        while remaining > 0:
-            remaining -= 1
-            flight, date = next(pairs)
-            request = flight_pb2.BookFlightRequest(
-                idempotency_key=f"bench-{run_id}-{worker_id}-{n}",
-                customer_id="bench",
-                flight_number=flight,
-                date=date,
-                seats=1,
-            )
-            n += 1
-            started = time.perf_counter()
-            try:
-                await stub.BookFlight(request, timeout=30)
-            except grpc.aio.AioRpcError:
-                errors += 1
-                continue
-            latencies.append((time.perf_counter() - started) * 1000)
+    async def book(index: int) -> None:
+        flight, date = next(pairs)
+        request = flight_pb2.BookFlightRequest(
+            idempotency_key=f"bench-{run_id}-{index}",
+            customer_id="bench",
+            flight_number=flight,
+            date=date,
+            seats=1,
+        )
+        await stub.BookFlight(request, timeout=30)
 
-    started = time.perf_counter()
-    await asyncio.gather(*(worker(i) for i in range(concurrency)))
-    return Level(store, concurrency, latencies, errors, time.perf_counter() - started)
+    return await run_load(book, concurrency=concurrency, count=total)
 
 
 async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> list[Level]:
@@ -147,14 +121,12 @@ async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> li
                 f.flight_number for f in (await stub.SearchFlights(flight_pb2.SearchFlightsRequest())).flights
             ]
             pairs = request_stream(flights)
-            await run_level(
-                stub, store, 10, min(500, args.requests), pairs
-            )  # warm-up: caches, pools, JIT-free paths
+            await run_level(stub, 10, min(500, args.requests), pairs)  # warm-up: caches, pools
             meter = psutil.Process(process.pid)
             for concurrency in args.concurrency:
                 cpu_before = sum(meter.cpu_times()[:2])
-                level = await run_level(stub, store, concurrency, args.requests, pairs)
-                level.service_cpu_s = sum(meter.cpu_times()[:2]) - cpu_before
+                load = await run_level(stub, concurrency, args.requests, pairs)
+                level = Level(store, load, sum(meter.cpu_times()[:2]) - cpu_before)
                 print(level.row(), flush=True)
                 levels.append(level)
     finally:
@@ -167,7 +139,7 @@ async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> li
     if profile is not None:
         import pstats
 
-        print(f"--- cProfile of the service ({store}), top 25 by cumulative time ---")
+        print(f"--- cProfile of the service ({store}), top 25 by own (total) time ---")
         pstats.Stats(str(profile)).sort_stats("tottime").print_stats(25)
     return levels
 
