@@ -1,6 +1,7 @@
 """`make up`: the whole trip-booking stack in the foreground; Ctrl-C stops it cleanly.
 
-Starts the Temporal dev server (or uses one already running), the flight, hotel
+Starts a Temporal dev server (or, only with `--temporal external` or
+STACK_TEMPORAL=external, uses the Temporal at TEMPORAL_ADDRESS), the flight, hotel
 and cab services, the orchestrator worker and the TripService API, each after
 the one before it is healthy, and prints every address. SIGINT or SIGTERM stops
 the children newest first and exits 0. `Stack` is the same thing as a library,
@@ -44,7 +45,7 @@ def trip_search_attributes() -> dict[str, str]:
 
 @dataclass
 class StackPorts:
-    """Where each part listens; the defaults are DESIGN.md's."""
+    """Where each part listens; the defaults are the ones the README lists (`make up`)."""
 
     temporal: int = 7233
     ui: int | None = 8233
@@ -117,7 +118,7 @@ class Stack:
         return {child.name: child.pid for child in self.children if child.running}
 
     def child_env(self) -> dict[str, str]:
-        """The environment DESIGN.md names, pointing every process at this stack."""
+        """The variables of the README's configuration table that point every process at this stack."""
         opts = self.options
         env = {
             "TEMPORAL_ADDRESS": self.temporal_address,
@@ -260,7 +261,7 @@ def _port_of(address: str) -> int:
 
 
 def ports_from_env() -> StackPorts:
-    """DESIGN.md's ports, moved by the usual *_ADDR variables if they are set."""
+    """The default ports (StackPorts), moved by the usual *_ADDR variables if they are set."""
     env = os.environ
     ports = StackPorts()
     variables = {
