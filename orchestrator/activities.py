@@ -20,6 +20,7 @@ from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 
 from orchestrator.models import (
+    ACTIVITY_NAMES,
     BookFlightInput,
     CancelStepInput,
     ReserveHotelInput,
@@ -60,14 +61,7 @@ class BookingActivities:
 
     def all(self) -> list[Any]:
         """Every activity, for Worker(activities=...)."""
-        return [
-            self.book_flight,
-            self.cancel_flight,
-            self.reserve_hotel,
-            self.cancel_hotel,
-            self.schedule_cab,
-            self.cancel_cab,
-        ]
+        return [getattr(self, name) for name in ACTIVITY_NAMES]
 
     @activity.defn(name="book_flight")
     async def book_flight(self, step: BookFlightInput) -> StepConfirmation:

@@ -40,6 +40,9 @@ OUTCOME_STATUSES = TERMINAL_STATUSES | {TripStatus.CONFIRMED}
 STEP_NAMES = ("flight", "hotel", "cab")
 BOOK_ACTIVITY = {"flight": "book_flight", "hotel": "reserve_hotel", "cab": "schedule_cab"}
 CANCEL_ACTIVITY = {"flight": "cancel_flight", "hotel": "cancel_hotel", "cab": "cancel_cab"}
+# Every activity a worker registers (each step's booking, then its cancellation); an implementation
+# names its methods after them.
+ACTIVITY_NAMES = tuple(name for step in STEP_NAMES for name in (BOOK_ACTIVITY[step], CANCEL_ACTIVITY[step]))
 
 
 @dataclass(frozen=True)

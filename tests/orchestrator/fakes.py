@@ -16,6 +16,7 @@ from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from orchestrator.models import (
+    ACTIVITY_NAMES,
     BookFlightInput,
     CabSpec,
     CancelStepInput,
@@ -47,7 +48,6 @@ class FakeServices:
     # activity name -> answers for successive calls; when exhausted, calls succeed.
     script: dict[str, list[Answer]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
-    started: asyncio.Event = field(default_factory=asyncio.Event)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
@@ -55,7 +55,6 @@ class FakeServices:
 
     async def _answer(self, name: str, key: str) -> StepConfirmation:
         self.calls.append((name, key))
-        self.started.set()
         answers = self.script.get(name, [])
         answer: Answer = answers.pop(0) if answers else StepConfirmation(f"{key}#conf", 1000, "EUR")
         if isinstance(answer, BaseException):
@@ -66,14 +65,7 @@ class FakeServices:
         return answer
 
     def all(self) -> list[Callable[..., Any]]:
-        return [
-            self.book_flight,
-            self.cancel_flight,
-            self.reserve_hotel,
-            self.cancel_hotel,
-            self.schedule_cab,
-            self.cancel_cab,
-        ]
+        return [getattr(self, name) for name in ACTIVITY_NAMES]
 
     @activity.defn(name="book_flight")
     async def book_flight(self, step: BookFlightInput) -> StepConfirmation:
