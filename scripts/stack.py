@@ -23,13 +23,14 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
-from typing import Literal, TextIO
+from typing import Literal, TextIO, TypeVar
 
 from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
 from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 
 SERVICES = ("flight", "hotel", "cab")
+T = TypeVar("T")
 
 
 def trip_search_attributes() -> dict[str, str]:
@@ -139,8 +140,8 @@ class Stack:
         env = self.child_env() if env is None else env
         return ChildProcess(name, argv, env=env, cwd=ROOT, echo=opts.echo, log_path=log_path)
 
-    async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[object]]) -> None:
-        """Start `child` and wait for `probe`; fail early, with its exit code, if it dies first."""
+    async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[T]]) -> T:
+        """Start `child` and return what `probe` returns; fail early, with its exit code, if it dies first."""
         self.children.append(child)
         await child.start()
         ready = asyncio.ensure_future(asyncio.wait_for(probe(), self.options.ready_timeout))
@@ -148,8 +149,7 @@ class Stack:
         done, _ = await asyncio.wait({ready, died}, return_when=asyncio.FIRST_COMPLETED)
         if ready in done:
             died.cancel()
-            ready.result()
-            return
+            return ready.result()
         ready.cancel()
         with contextlib.suppress(BaseException):
             await ready
@@ -175,12 +175,12 @@ class Stack:
             server.search_attributes = {**trip_search_attributes(), **server.search_attributes}
             if server.db_filename is None:
                 server.db_filename = opts.state_dir / "temporal.db"
-            await self._start_ready(
+            client = await self._start_ready(
                 self._child("temporal", server.argv(), env=server.env),
                 lambda: wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout),
             )
         else:
-            await wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout)
+            client = await wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout)
         await asyncio.gather(
             *(
                 self._start_ready(
@@ -190,7 +190,6 @@ class Stack:
                 for name in SERVICES
             )
         )
-        client = await wait_temporal_ready(self.temporal_address, opts.namespace)
         worker = self._child("worker", [sys.executable, "-m", "orchestrator.worker", *opts.worker_args])
         await self._start_ready(
             worker, lambda: wait_for_pollers(client, opts.task_queue, worker.pid, opts.ready_timeout)
