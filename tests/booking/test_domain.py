@@ -2,31 +2,33 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
+from booking_runtime.app import BookingServiceDef
+from booking_runtime.catalog import read_catalog_file
 from booking_runtime.errors import InvalidArgument, NotFound, ServiceError
+from cab_svc.__main__ import DEFINITION as CAB
 from cab_svc.domain import CabDomain
+from flight_svc.__main__ import DEFINITION as FLIGHT
 from flight_svc.domain import FlightDomain
+from hotel_svc.__main__ import DEFINITION as HOTEL
 from hotel_svc.domain import HotelDomain
 from tests.booking.stack import day
 
-ROOT = Path(__file__).resolve().parents[2]
+
+def catalog(definition: BookingServiceDef) -> dict[str, dict[str, Any]]:
+    """The service's catalog file read as the service reads it, by its key."""
+    items = read_catalog_file(definition.catalog_file, definition.catalog_key)
+    return {item[definition.catalog_key]: item for item in items}
 
 
-def catalog(service: str, key: str) -> dict[str, dict[str, Any]]:
-    items = json.loads((ROOT / service / "catalog.json").read_text())
-    return {item[key]: item for item in items}
-
-
-FLIGHTS = FlightDomain(catalog("flight_svc", "flight_number"))
-HOTELS = HotelDomain(catalog("hotel_svc", "hotel_id"))
-CABS = CabDomain(catalog("cab_svc", "city"))
+FLIGHTS = FlightDomain(catalog(FLIGHT))
+HOTELS = HotelDomain(catalog(HOTEL))
+CABS = CabDomain(catalog(CAB))
 
 
 def refused(call: Callable[[], object]) -> ServiceError:
