@@ -38,7 +38,7 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
-from scripts.stack import Stack, StackOptions, StackPorts
+from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
 from scripts.stack_temporal import ROOT, TemporalDevServer
 
 OUT_DIR = ROOT / "var" / "bench"
@@ -130,14 +130,7 @@ def booktrip_call(clients: Clients, workload: Workload) -> Call:
 
 def running_stack_pids() -> dict[str, int]:
     """Find the processes of a stack started elsewhere, by listening port or command line."""
-    ports = {
-        "api": os.environ.get("ORCHESTRATOR_ADDR", "localhost:50050"),
-        "flight": os.environ.get("FLIGHT_SVC_ADDR", "localhost:50051"),
-        "hotel": os.environ.get("HOTEL_SVC_ADDR", "localhost:50052"),
-        "cab": os.environ.get("CAB_SVC_ADDR", "localhost:50053"),
-        "temporal": os.environ.get("TEMPORAL_ADDRESS", "localhost:7233"),
-    }
-    by_port = {int(addr.rsplit(":", 1)[1]): name for name, addr in ports.items()}
+    by_port = {int(addr.rsplit(":", 1)[1]): name for name, addr in running_addresses().items()}
     pids: dict[str, int] = {}
     for conn in psutil.net_connections(kind="tcp"):
         if conn.status == psutil.CONN_LISTEN and conn.laddr and conn.laddr.port in by_port and conn.pid:
@@ -227,12 +220,7 @@ async def main_async(args: argparse.Namespace) -> int:
     run_dir: Path | None = None
     if args.use_running:
         stack = None
-        addresses = {
-            "api": os.environ.get("ORCHESTRATOR_ADDR", "localhost:50050"),
-            "flight": os.environ.get("FLIGHT_SVC_ADDR", "localhost:50051"),
-            "hotel": os.environ.get("HOTEL_SVC_ADDR", "localhost:50052"),
-            "cab": os.environ.get("CAB_SVC_ADDR", "localhost:50053"),
-        }
+        addresses = running_addresses()
         pids = running_stack_pids()
     else:
         run_dir = args.out / f"stack-{datetime.now(UTC).strftime('%Y%m%dT%H%M%S')}"

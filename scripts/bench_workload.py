@@ -10,14 +10,14 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 from tripbooking.cab.v1 import cab_pb2
 from tripbooking.flight.v1 import flight_pb2
 from tripbooking.hotel.v1 import hotel_pb2
 from tripbooking.trip.v1 import trip_pb2
 
-ROOT = Path(__file__).resolve().parent.parent
+from scripts.stack_temporal import ROOT
+
 DAYS = 360
 # Below this many rooms a hotel could sell out within one run; the demo's 2-room inn is one.
 MIN_ROOMS = 20

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 import sys
 import time
 import uuid
@@ -25,7 +24,7 @@ from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from scripts.stack import Stack, StackOptions, StackPorts
+from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
 from scripts.stack_health import wait_grpc_serving
 from scripts.stack_temporal import ROOT
 
@@ -152,19 +151,15 @@ async def follow(
 @contextlib.asynccontextmanager
 async def orchestrator() -> AsyncIterator[dict[str, str]]:
     """Addresses of the API and the services: the running stack's if it answers, else our own stack's."""
-    address = os.environ.get("ORCHESTRATOR_ADDR", "localhost:50050")
+    running = running_addresses()
+    address = running["api"]
     try:
         await wait_grpc_serving(address, timeout=1.5)
     except TimeoutError:
         pass
     else:
         print(f"using the stack at {address}")
-        yield {
-            "api": address,
-            "flight": os.environ.get("FLIGHT_SVC_ADDR", "localhost:50051"),
-            "hotel": os.environ.get("HOTEL_SVC_ADDR", "localhost:50052"),
-            "cab": os.environ.get("CAB_SVC_ADDR", "localhost:50053"),
-        }
+        yield running
         return
     state = ROOT / "var" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     print(f"no stack at {address}; starting one (state and logs in {state.relative_to(ROOT)}) ...")

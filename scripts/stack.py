@@ -259,20 +259,28 @@ def _port_of(address: str) -> int:
     return int(address.rsplit(":", 1)[1])
 
 
+# Where `make up` and its clients read each part's address from.
+ADDRESS_VARIABLES = {
+    "api": "ORCHESTRATOR_ADDR",
+    "flight": "FLIGHT_SVC_ADDR",
+    "hotel": "HOTEL_SVC_ADDR",
+    "cab": "CAB_SVC_ADDR",
+    "temporal": "TEMPORAL_ADDRESS",
+}
+
+
+def running_addresses() -> dict[str, str]:
+    """Where the stack `make up` runs listens: the *_ADDR variables, else the default ports (StackPorts)."""
+    defaults = StackPorts()
+    return {
+        name: os.environ.get(variable) or f"localhost:{getattr(defaults, name)}"
+        for name, variable in ADDRESS_VARIABLES.items()
+    }
+
+
 def ports_from_env() -> StackPorts:
     """The default ports (StackPorts), moved by the usual *_ADDR variables if they are set."""
-    env = os.environ
-    ports = StackPorts()
-    variables = {
-        "api": "ORCHESTRATOR_ADDR",
-        "flight": "FLIGHT_SVC_ADDR",
-        "hotel": "HOTEL_SVC_ADDR",
-        "cab": "CAB_SVC_ADDR",
-        "temporal": "TEMPORAL_ADDRESS",
-    }
-    for name, var in variables.items():
-        if env.get(var):
-            setattr(ports, name, _port_of(env[var]))
+    ports = StackPorts(**{name: _port_of(address) for name, address in running_addresses().items()})
     ports.ui = ports.temporal + 1000
     return ports
 
