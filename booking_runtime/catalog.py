@@ -16,8 +16,6 @@ import sqlalchemy as sa
 from booking_runtime.storage import Database
 from booking_runtime.tables import catalog
 
-CatalogItem = Mapping[str, Any]
-
 
 def read_catalog_file(path: Path, key: str) -> list[dict[str, Any]]:
     """The items of a catalog.json (a JSON list of objects), checked for a unique `key`."""

@@ -40,6 +40,7 @@ from booking_runtime.errors import ServiceError
 
 SQLITE_BUSY_TIMEOUT_MS = 5000
 MAX_BATCH = 64
+POSTGRES_POOL_SIZE = 5  # pooled connections (and as many overflow) for reads and transactions
 AUTOCOMMIT_CONNECTIONS = 6
 
 T = TypeVar("T")
@@ -207,7 +208,7 @@ class _SqliteWriter:
 class Database:
     """A service's database: write transactions as functions, async reads, dialect-aware inserts."""
 
-    def __init__(self, target: str, schema: str, *, pool_size: int = 5) -> None:
+    def __init__(self, target: str, schema: str) -> None:
         self.target = target
         self.schema = schema
         self.postgres = is_postgres(target)
@@ -217,8 +218,8 @@ class Database:
         if self.postgres:
             self.engine = create_async_engine(
                 _postgres_url(target),
-                pool_size=pool_size,
-                max_overflow=pool_size,
+                pool_size=POSTGRES_POOL_SIZE,
+                max_overflow=POSTGRES_POOL_SIZE,
                 execution_options={"schema_translate_map": {None: schema}},
                 skip_autocommit_rollback=True,
             )
@@ -231,10 +232,6 @@ class Database:
             self._sync_engine = sa.create_engine(f"sqlite:///{file}", poolclass=sa.pool.StaticPool)
             _tune_sqlite(self._sync_engine, "BEGIN IMMEDIATE")
             self._writer = _SqliteWriter(self._sync_engine, f"{schema}-sqlite-writer")
-
-    @property
-    def dialect(self) -> str:
-        return "postgresql" if self.postgres else "sqlite"
 
     def insert(self, table: sa.Table) -> Any:
         """The dialect's INSERT, which knows ON CONFLICT."""
