@@ -30,8 +30,8 @@ MOVE_DATES = (
     f"so that they lie between today and {shared.HORIZON_DAYS} days from now"
 )
 SERVICES = ("flight", "hotel", "cab")
-# Where the variables outside the orchestrator's and the services' settings are read.
-OTHER_ENV_READERS = ("scripts/stack.py", "tests/conftest.py")
+# Where the variables outside the orchestrator's and the services' settings are read (make up, tests).
+OTHER_ENV_READERS = ("scripts", "tests")
 
 
 def _booktrip_json() -> str:
@@ -124,7 +124,9 @@ def _is_read(name: str) -> bool:
         variable = name.replace("<SVC>_", f"{service.upper()}_")
         if variable.startswith(f"{service.upper()}_"):
             return re.search(rf"\b{variable}\b", _service_help(service)) is not None
-    return any(f'"{name}"' in (ROOT / path).read_text() for path in OTHER_ENV_READERS)
+    read = re.compile(rf'(environ\.get|getenv)\(\s*"{name}"|environ\["{name}"\]')
+    sources = (path for folder in OTHER_ENV_READERS for path in (ROOT / folder).rglob("*.py"))
+    return any(read.search(path.read_text()) for path in sources)
 
 
 def test_configuration_table_names_only_variables_that_are_read() -> None:
