@@ -34,14 +34,21 @@ T = TypeVar("T")
 
 
 def trip_search_attributes() -> dict[str, str]:
-    """The orchestrator's search attributes, to register when the dev server starts."""
+    """The orchestrator's search attributes, to register when the dev server starts.
+
+    Every one is a keyword (orchestrator.search_attributes registers keywords only); a key of
+    another type must not be registered as one.
+    """
+    from temporalio.common import SearchAttributeIndexedValueType
+
     from orchestrator.search_attributes import ALL_KEYS
 
-    cli_names = {"KEYWORD_LIST": "KeywordList", "DATETIME": "Datetime"}
-    return {
-        key.name: cli_names.get(key.indexed_value_type.name, key.indexed_value_type.name.capitalize())
-        for key in ALL_KEYS
-    }
+    others = [
+        key.name for key in ALL_KEYS if key.indexed_value_type != SearchAttributeIndexedValueType.KEYWORD
+    ]
+    if others:
+        raise ValueError(f"search attributes that are not keywords: {others}")
+    return {key.name: "Keyword" for key in ALL_KEYS}
 
 
 @dataclass
@@ -250,6 +257,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("STACK_TEMPORAL", "dev"),
         help="start a dev server, or use the one at TEMPORAL_ADDRESS [env STACK_TEMPORAL]",
     )
+    parser.add_argument(
+        "--ui-port",
+        type=int,
+        default=int(os.environ.get("STACK_UI_PORT") or StackPorts.ui or 0),
+        help="port of the dev server's Web UI; 0: no UI (default 8233) [env STACK_UI_PORT]",
+    )
     parser.add_argument("--state-dir", type=Path, default=ROOT / "var", help="databases (default var/)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each child's log here")
     return parser.parse_args(argv)
@@ -280,15 +293,15 @@ def running_addresses() -> dict[str, str]:
 
 def ports_from_env() -> StackPorts:
     """The default ports (StackPorts), moved by the usual *_ADDR variables if they are set."""
-    ports = StackPorts(**{name: _port_of(address) for name, address in running_addresses().items()})
-    ports.ui = ports.temporal + 1000
-    return ports
+    return StackPorts(**{name: _port_of(address) for name, address in running_addresses().items()})
 
 
 async def run_foreground(args: argparse.Namespace) -> int:
     """Start, print the addresses, and wait for a signal or a child that dies."""
+    ports = ports_from_env()
+    ports.ui = args.ui_port or None
     options = StackOptions(
-        ports=ports_from_env(),
+        ports=ports,
         state_dir=args.state_dir,
         temporal=args.temporal,
         namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),

@@ -32,7 +32,7 @@ async def _read_until(stream: asyncio.StreamReader, marker: str, timeout: float,
 
 
 async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
-    temporal_port = free_port()
+    temporal_port, ui_port = free_port(), free_port()
     env = {
         **os.environ,
         "PYTHONUNBUFFERED": "1",
@@ -44,8 +44,10 @@ async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path)
     }
     for name in ("FLIGHT", "HOTEL", "CAB"):
         env.pop(f"{name}_DB", None)
+    env.pop("STACK_TEMPORAL", None)  # this test starts its own dev server
     stack = await asyncio.create_subprocess_exec(
         sys.executable, "-m", "scripts.stack", "--state-dir", str(tmp_path / "state"),
+        "--ui-port", str(ui_port),
         cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
     )  # fmt: skip
     assert stack.stdout is not None
@@ -53,6 +55,7 @@ async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path)
     try:
         await _read_until(stack.stdout, "stack: ready", 90, seen)
         await _read_until(stack.stdout, "Temporal Web UI", 5, seen)
+        assert seen[-1].rstrip().endswith(f":{ui_port}"), seen[-1]
         demo = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scripts.demo", cwd=ROOT, env=env,
             stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
