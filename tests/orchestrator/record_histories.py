@@ -16,7 +16,6 @@ import contextlib
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
-from pathlib import Path
 
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
@@ -26,10 +25,8 @@ from orchestrator.search_attributes import ensure_search_attributes
 from orchestrator.worker import build_worker
 from orchestrator.workflows import TripWorkflow
 from tests.orchestrator.fakes import HANG, Answer, FakeServices, refusal, transient, trip_input
+from tests.orchestrator.stack import HISTORIES, TEMPORAL_TEST_SERVER
 from tests.support.waiting import wait_for
-
-HISTORIES = Path(__file__).resolve().parent / "histories"
-TEST_SERVER = Path(__file__).resolve().parents[2] / ".venv" / "bin" / "temporal-test-server"
 
 Handle = WorkflowHandle[TripWorkflow, TripState]
 
@@ -95,7 +92,7 @@ SCENARIOS: dict[str, tuple[dict[str, list[Answer]], Scenario]] = {
 async def record(names: list[str] | None = None) -> dict[str, str]:
     """Run every scenario (or only `names`); return name -> history JSON."""
     histories: dict[str, str] = {}
-    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEST_SERVER))
+    env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEMPORAL_TEST_SERVER))
     try:
         await ensure_search_attributes(env.client)
         for name, (script, scenario) in SCENARIOS.items():

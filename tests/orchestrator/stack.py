@@ -4,6 +4,7 @@ SQLite, the orchestrator worker and the TripService API, each on a free port wit
 
 from __future__ import annotations
 
+import sys
 import uuid
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -16,9 +17,15 @@ from temporalio.testing import WorkflowEnvironment
 from tripbooking.flight.v1 import flight_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2_grpc
 
+from orchestrator.activities import CHANNEL_OPTIONS
 from tests.support.processes import ROOT, ManagedProcess, free_port, wait_serving
 
 SERVICES = ("flight", "hotel", "cab")
+# The Temporal binaries the temporalio package installs next to this interpreter (make install).
+TEMPORAL_CLI = Path(sys.executable).parent / "temporal"
+TEMPORAL_TEST_SERVER = Path(sys.executable).parent / "temporal-test-server"
+# Recorded TripWorkflow histories: written by record_histories.py, replayed by test_replay.py.
+HISTORIES = ROOT / "tests" / "orchestrator" / "histories"
 
 
 @dataclass
@@ -29,7 +36,8 @@ class Stack:
     task_queue: str = field(default_factory=lambda: f"trip-booking-{uuid.uuid4().hex[:8]}")
     addresses: dict[str, str] = field(default_factory=dict)
     processes: dict[str, ManagedProcess] = field(default_factory=dict)
-    channels: list[grpc.aio.Channel] = field(default_factory=list)
+    # One channel per process name, opened on first use and reused (it reconnects after a restart).
+    channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     # Service -> database target; SQLite files under workdir unless given (e.g. PostgreSQL DSNs).
     databases: dict[str, str] = field(default_factory=dict)
     # More environment for every process, e.g. fault injection (HOTEL_FAULT_RATE, ...).
@@ -77,9 +85,10 @@ class Stack:
             await wait_serving(self.addresses[name])
 
     def channel(self, name: str) -> grpc.aio.Channel:
-        channel = grpc.aio.insecure_channel(self.addresses[name])
-        self.channels.append(channel)
-        return channel
+        if name not in self.channels:
+            # The worker's reconnect settings: a restarted service is reachable again within 2 s.
+            self.channels[name] = grpc.aio.insecure_channel(self.addresses[name], options=CHANNEL_OPTIONS)
+        return self.channels[name]
 
     def trips(self) -> trip_pb2_grpc.TripServiceAsyncStub:
         return trip_pb2_grpc.TripServiceStub(self.channel("trip"))
@@ -88,8 +97,9 @@ class Stack:
         return flight_pb2_grpc.FlightServiceStub(self.channel("flight"))
 
     async def stop(self) -> None:
-        for channel in self.channels:
+        for channel in self.channels.values():
             await channel.close(None)
+        self.channels.clear()
         for process in self.processes.values():
             process.stop()
 
@@ -103,7 +113,7 @@ async def running_stack(
 ) -> AsyncIterator[Stack]:
     """A real `temporal server start-dev` on a free port and every process of the suite, stopped after."""
     env = await WorkflowEnvironment.start_local(
-        dev_server_existing_path=str(ROOT / ".venv" / "bin" / "temporal"),
+        dev_server_existing_path=str(TEMPORAL_CLI),
         port=free_port(),
         dev_server_log_level="error",
     )

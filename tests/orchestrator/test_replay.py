@@ -7,19 +7,15 @@ after an intended change, see tests/orchestrator/record_histories.py.
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from orchestrator.worker import workflow_runner
 from orchestrator.workflows import TripWorkflow
+from tests.orchestrator.stack import HISTORIES as HISTORY_DIR
 
-HISTORIES = {
-    path.stem: path.read_text()
-    for path in sorted((Path(__file__).resolve().parent / "histories").glob("*.json"))
-}
+HISTORIES = {path.stem: path.read_text() for path in sorted(HISTORY_DIR.glob("*.json"))}
 
 
 def test_the_four_scenarios_are_recorded() -> None:
