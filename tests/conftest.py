@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -15,13 +14,9 @@ from tests.support import postgres
 async def postgres_dsn() -> AsyncIterator[str]:
     """DSN of a fresh PostgreSQL database for this test session.
 
-    CI starts PostgreSQL before the suite; a missing server fails the tests
-    (set ALLOW_NO_POSTGRES=1 to skip them instead on a laptop without one).
+    A missing server fails the tests, or skips them with ALLOW_NO_POSTGRES=1 (postgres.require_server).
     """
-    if not await postgres.postgres_available():
-        if os.environ.get("ALLOW_NO_POSTGRES") == "1":
-            pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
-        pytest.fail("PostgreSQL is not running at 127.0.0.1:5432 (see README: make test starts it in CI)")
+    await postgres.require_server()
     dsn = await postgres.create_database()
     yield dsn
     await postgres.drop_database(dsn)

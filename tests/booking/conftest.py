@@ -2,39 +2,22 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from tests.booking.stack import Service, db_target, service, start_all
+from tests.booking.stack import Stack, db_target, service, start_all
 from tests.support import postgres
-
-
-@dataclass
-class Stack:
-    """flight, hotel and cab on one store ("sqlite" or "postgres")."""
-
-    store: str
-    base: str  # the SQLite directory or the PostgreSQL DSN
-    flight: Service
-    hotel: Service
-    cab: Service
-    log_dir: Path
 
 
 async def _own_postgres_database() -> str:
     """A database of our own, so the services' schemas are not shared with other test packages.
 
-    Same policy as the `postgres_dsn` fixture: a missing server fails the tests unless
-    ALLOW_NO_POSTGRES=1 (then they are skipped).
+    Same policy as the `postgres_dsn` fixture (postgres.require_server): a missing server fails
+    the tests unless ALLOW_NO_POSTGRES=1 (then they are skipped).
     """
-    if not await postgres.postgres_available():
-        if os.environ.get("ALLOW_NO_POSTGRES") == "1":
-            pytest.skip("PostgreSQL is not running at 127.0.0.1:5432")
-        pytest.fail("PostgreSQL is not running at 127.0.0.1:5432")
+    await postgres.require_server()
     return await postgres.create_database(prefix="booking_test")
 
 

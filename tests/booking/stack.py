@@ -66,6 +66,18 @@ class Service:
         self.process.stop()
 
 
+@dataclass
+class Stack:
+    """flight, hotel and cab on one store ("sqlite" or "postgres")."""
+
+    store: str
+    base: str  # the SQLite directory or the PostgreSQL DSN
+    flight: Service
+    hotel: Service
+    cab: Service
+    log_dir: Path
+
+
 def service(
     name: str,
     db: str,

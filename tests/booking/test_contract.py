@@ -11,11 +11,11 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.booking.conftest import Stack
 from tests.booking.stack import (
     OK_FLIGHT,
     SERVICES,
     Service,
+    Stack,
     cab_request,
     day,
     expect_error,

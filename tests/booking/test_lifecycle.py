@@ -11,8 +11,8 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 
-from tests.booking.conftest import Stack
 from tests.booking.stack import (
+    Stack,
     cab_request,
     day,
     db_target,

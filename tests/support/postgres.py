@@ -6,6 +6,7 @@ import os
 import uuid
 
 import asyncpg
+import pytest
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
@@ -17,6 +18,20 @@ async def postgres_available() -> bool:
         return False
     await conn.close()
     return True
+
+
+async def require_server() -> None:
+    """The one policy for a missing server: fail the test, or skip it with ALLOW_NO_POSTGRES=1.
+
+    CI starts PostgreSQL before the suite, so there a missing server is an error; on a laptop
+    without one, ALLOW_NO_POSTGRES=1 skips the PostgreSQL tests instead.
+    """
+    if await postgres_available():
+        return
+    where = ADMIN_DSN.rsplit("@", 1)[-1].rsplit("/", 1)[0]
+    if os.environ.get("ALLOW_NO_POSTGRES") == "1":
+        pytest.skip(f"PostgreSQL is not running at {where}")
+    pytest.fail(f"PostgreSQL is not running at {where} (see README: make test starts it in CI)")
 
 
 async def create_database(prefix: str = "tripbooking_test") -> str:
