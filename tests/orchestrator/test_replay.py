@@ -18,7 +18,7 @@ from tests.orchestrator.stack import HISTORIES as HISTORY_DIR
 HISTORIES = {path.stem: path.read_text() for path in sorted(HISTORY_DIR.glob("*.json"))}
 
 
-def test_the_four_scenarios_are_recorded() -> None:
+def test_every_scenario_is_recorded_including_both_sides_of_each_patch() -> None:
     assert set(HISTORIES) >= {
         "completed",
         "failed_compensated",
