@@ -215,6 +215,18 @@ def dev_server(args: argparse.Namespace) -> TemporalDevServer:
     return server
 
 
+def stack_label(args: argparse.Namespace) -> str:
+    """What was measured, for results.json: the running stack, or ours with its server and worker levers."""
+    if args.use_running:
+        return "running (--use-running)"
+    parts = ["untuned dev server (--no-tuning)" if args.no_tuning else "tuned dev server"]
+    parts += [f"--temporal-dc {item}" for item in args.temporal_dc]
+    parts += [f"--temporal-env {item}" for item in args.temporal_env]
+    if args.worker_flags:
+        parts.append(f"worker {args.worker_flags}")
+    return f"own (scripts.stack, {', '.join(parts)})"
+
+
 async def main_async(args: argparse.Namespace) -> int:
     started = time.monotonic()
     run_dir: Path | None = None
@@ -250,7 +262,7 @@ async def main_async(args: argparse.Namespace) -> int:
         "when": datetime.now(UTC).isoformat(),
         "machine": f"{platform.machine()}, {psutil.cpu_count()} CPUs, {memory_mb} MB",
         "python": platform.python_version(),
-        "stack": "running (--use-running)" if args.use_running else "own (scripts.stack, tuned dev server)",
+        "stack": stack_label(args),
         "args": {k: str(v) for k, v in vars(args).items()},
         "seconds": round(time.monotonic() - started, 1),
     }

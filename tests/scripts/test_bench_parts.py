@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 
+from scripts.bench import parse_args, stack_label
 from scripts.bench_measure import LoadResult, ProcessUsage, percentile, run_load
 from scripts.bench_report import LevelReport, format_table
 from scripts.bench_workload import Workload
@@ -52,3 +53,11 @@ def test_table_shows_ratio_to_the_direct_baseline() -> None:
     table = format_table([direct, trip])
     assert "booktrip" in table and "10.00" in table  # p50 is 10x the baseline's
     assert trip.cpu_ms_per_trip["worker"] == 200.0
+
+
+def test_results_say_which_server_was_measured() -> None:
+    assert stack_label(parse_args([])) == "own (scripts.stack, tuned dev server)"
+    untuned = stack_label(parse_args(["--no-tuning", "--worker-flags=--workflow-sandbox on"]))
+    assert untuned == "own (scripts.stack, untuned dev server (--no-tuning), worker --workflow-sandbox on)"
+    assert "--temporal-env GOGC=400" in stack_label(parse_args(["--temporal-env", "GOGC=400"]))
+    assert stack_label(parse_args(["--use-running"])) == "running (--use-running)"
