@@ -42,7 +42,7 @@ def test_workload_spreads_requests_and_skips_tiny_hotels() -> None:
         assert (a.flight.flight_number, a.flight.date) != (b.flight.flight_number, b.flight.date)
         assert (a.hotel.hotel_id, a.hotel.check_in) != (b.hotel.hotel_id, b.hotel.check_in)
         assert (a.cab.city, a.cab.pickup_time) != (b.cab.city, b.cab.pickup_time)
-    # The baseline's three bookings carry the trip's key with the step's suffix, as the saga's do,
+    # The baseline's three bookings carry the request's key with the step as suffix (like the saga's),
     # all different, and none shared with another request's.
     keys = [request.idempotency_key for request in workload.direct_requests(3)]
     assert keys == [f"{workload.key(3)}:{step}" for step in ("flight", "hotel", "cab")]
