@@ -12,10 +12,7 @@ confirmed trips are cancelled, still under faults, and must give everything back
 from __future__ import annotations
 
 import asyncio
-import itertools
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -25,6 +22,7 @@ from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2
 
 from tests.orchestrator.stack import Stack, running_stack
+from tests.orchestrator.trips import SOLD_OUT_HOTEL, TripRequests
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.temporal
@@ -43,7 +41,7 @@ CONFIRMING_TRIPS = 10
 SOLD_OUT_TRIPS = 4
 # Three days apart: each trip's two hotel nights and its flight day are its own, so what a service
 # holds for one trip's dates can be checked alone.
-_days = itertools.count(120, 3)
+book_request = TripRequests(first_day=120, spacing=3, prefix="chaos", customer="chaos")
 
 
 @pytest.fixture(scope="module")
@@ -53,24 +51,10 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 
 def trip_request(sold_out: bool) -> trip_pb2.BookTripRequest:
-    day = (datetime.now(UTC) + timedelta(days=next(_days))).date()
-    return trip_pb2.BookTripRequest(
-        request_id=f"chaos-{uuid.uuid4().hex[:10]}",
-        customer_id="chaos",
-        flight=trip_pb2.FlightRequest(flight_number="TB101", date=day.isoformat(), seats=2),
-        hotel=trip_pb2.HotelRequest(
-            hotel_id="lis-tiny-inn" if sold_out else "lis-alfama-lodge",
-            check_in=day.isoformat(),
-            check_out=(day + timedelta(days=2)).isoformat(),
-            rooms=3 if sold_out else 1,
-        ),
-        cab=trip_pb2.CabRequest(
-            city="Lisbon",
-            pickup_time=f"{day.isoformat()}T18:00:00Z",
-            pickup_address="Airport",
-            dropoff_address="Old town",
-        ),
-    )
+    # BookTrip returns at once; the test follows the trips with GetTrip.
+    if sold_out:
+        return book_request(hotel=SOLD_OUT_HOTEL, rooms=3, wait=False)
+    return book_request(wait=False)
 
 
 async def held(stack: Stack, request: trip_pb2.BookTripRequest) -> tuple[int, int, int]:
@@ -145,7 +129,7 @@ async def test_faults_lost_replies_and_a_killed_worker_never_lose_or_leak_a_book
     assert retried > 0, "the faults should have forced some booking retries"
 
     for request, trip in zip(requests, final, strict=True):
-        sold_out = request.hotel.hotel_id == "lis-tiny-inn"
+        sold_out = request.hotel.hotel_id == SOLD_OUT_HOTEL
         expected = trip_pb2.TRIP_STATUS_FAILED if sold_out else trip_pb2.TRIP_STATUS_CONFIRMED
         assert trip.status == expected, (trip, stack.logs())
         statuses = {s.name: await booking_status(stack, s.name, s.idempotency_key) for s in trip.steps}

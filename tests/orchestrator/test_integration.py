@@ -7,70 +7,41 @@ Each test books on its own flight date, so inventory checks never see another te
 from __future__ import annotations
 
 import asyncio
-import itertools
 import json
 import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 import grpc
 import pytest
 from temporalio.service import RPCError, RPCStatusCode
-from tripbooking.flight.v1 import flight_pb2
 from tripbooking.trip.v1 import trip_pb2
 
 from tests.orchestrator.stack import Stack, running_stack
+from tests.orchestrator.trips import (
+    CONFIRMED,
+    SOLD_OUT_HOTEL,
+    TripRequests,
+    assert_confirmed,
+    assert_sold_out_compensated,
+    seats_left,
+    step,
+)
 from tests.support.processes import ROOT, ManagedProcess, free_port
 from tests.support.reflection_client import ReflectionClient, error_info
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.temporal
 
-CONFIRMED = trip_pb2.TRIP_STATUS_CONFIRMED
-_days = itertools.count(40)
+book_request = TripRequests(first_day=40)
 
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
     async with running_stack(tmp_path_factory.mktemp("stack")) as running:
         yield running
-
-
-def book_request(
-    *, customer: str = "alice", rooms: int = 1, hotel: str = "lis-alfama-lodge", wait: bool = True
-) -> trip_pb2.BookTripRequest:
-    day = (datetime.now(UTC) + timedelta(days=next(_days))).date()
-    return trip_pb2.BookTripRequest(
-        request_id=f"it-{uuid.uuid4().hex[:10]}",
-        customer_id=customer,
-        flight=trip_pb2.FlightRequest(flight_number="TB101", date=day.isoformat(), seats=2),
-        hotel=trip_pb2.HotelRequest(
-            hotel_id=hotel,
-            check_in=day.isoformat(),
-            check_out=(day + timedelta(days=2)).isoformat(),
-            rooms=rooms,
-        ),
-        cab=trip_pb2.CabRequest(
-            city="Lisbon",
-            pickup_time=f"{day.isoformat()}T18:00:00Z",
-            pickup_address="Airport",
-            dropoff_address="Alfama",
-        ),
-        wait_for_outcome=wait,
-    )
-
-
-async def seats_left(stack: Stack, date: str) -> int:
-    reply = await stack.flights().SearchFlights(
-        flight_pb2.SearchFlightsRequest(origin="LHR", destination="LIS", date=date)
-    )
-    return next(f.seats_available for f in reply.flights if f.flight_number == "TB101")
-
-
-def step(trip: trip_pb2.Trip, name: str) -> trip_pb2.TripStep:
-    return next(s for s in trip.steps if s.name == name)
 
 
 async def get_trip(stack: Stack, trip_id: str) -> trip_pb2.Trip:
@@ -85,31 +56,24 @@ async def test_reflection_lists_trip_service_and_health(stack: Stack) -> None:
 
 async def test_a_trip_is_confirmed(stack: Stack) -> None:
     request = book_request()
-    before = await seats_left(stack, request.flight.date)
-    reply = await stack.trips().BookTrip(request, timeout=60)
+    reply = await assert_confirmed(stack, request)  # confirmed, every step booked, seats taken
     assert reply.trip_id == f"trip-{request.request_id}"
     trip = reply.trip
-    assert trip.status == CONFIRMED, stack.logs()
     assert [s.name for s in trip.steps] == ["flight", "hotel", "cab"]
-    assert all(s.status == trip_pb2.STEP_STATUS_BOOKED and s.confirmation_id for s in trip.steps)
+    assert all(s.confirmation_id for s in trip.steps)
     assert step(trip, "hotel").idempotency_key == f"{reply.trip_id}:hotel"
     assert trip.hotel.hotel_id == "lis-alfama-lodge" and trip.ends_at.seconds > 0
-    assert await seats_left(stack, request.flight.date) == before - 2
     fetched = await get_trip(stack, reply.trip_id)
     assert fetched.status == CONFIRMED and fetched.request_id == request.request_id
 
 
 async def test_sold_out_hotel_fails_the_trip_and_gives_the_seats_back(stack: Stack) -> None:
-    request = book_request(hotel="lis-tiny-inn", rooms=3)
-    before = await seats_left(stack, request.flight.date)
-    trip = (await stack.trips().BookTrip(request, timeout=60)).trip
-    assert trip.status == trip_pb2.TRIP_STATUS_FAILED, stack.logs()
-    assert step(trip, "flight").status == trip_pb2.STEP_STATUS_COMPENSATED
+    request = book_request(hotel=SOLD_OUT_HOTEL, rooms=3)
+    # Failed, flight compensated, SOLD_OUT on the hotel, the seats free again.
+    trip = await assert_sold_out_compensated(stack, request)
     assert step(trip, "hotel").status == trip_pb2.STEP_STATUS_FAILED
-    assert "SOLD_OUT" in step(trip, "hotel").last_error
     assert step(trip, "cab").status == trip_pb2.STEP_STATUS_PENDING
     assert trip.failure_reason.startswith("hotel:")
-    assert await seats_left(stack, request.flight.date) == before
 
 
 async def test_hotel_down_shows_retries_then_confirms_when_it_is_back(stack: Stack) -> None:
@@ -198,7 +162,7 @@ async def test_duplicate_book_trip_makes_one_trip_and_takes_inventory_once(stack
 
 
 async def test_a_finished_trip_is_answered_without_a_second_workflow(stack: Stack) -> None:
-    request = book_request(hotel="lis-tiny-inn", rooms=3)
+    request = book_request(hotel=SOLD_OUT_HOTEL, rooms=3)
     first = await stack.trips().BookTrip(request, timeout=60)
     assert first.trip.status == trip_pb2.TRIP_STATUS_FAILED
 
@@ -302,7 +266,7 @@ async def test_list_trips_filters_by_customer_and_status(stack: Stack) -> None:
     customer = f"cust-{uuid.uuid4().hex[:6]}"
     ok = await stack.trips().BookTrip(book_request(customer=customer), timeout=60)
     failed = await stack.trips().BookTrip(
-        book_request(customer=customer, hotel="lis-tiny-inn", rooms=3), timeout=60
+        book_request(customer=customer, hotel=SOLD_OUT_HOTEL, rooms=3), timeout=60
     )
     assert failed.trip.status == trip_pb2.TRIP_STATUS_FAILED
 
@@ -383,7 +347,7 @@ async def test_list_trips_refuses_bad_paging_and_filters(
 
 
 async def test_watch_follows_a_booking_to_its_failure(stack: Stack) -> None:
-    booked = await stack.trips().BookTrip(book_request(hotel="lis-tiny-inn", rooms=3, wait=False), timeout=30)
+    booked = await stack.trips().BookTrip(book_request(hotel=SOLD_OUT_HOTEL, rooms=3, wait=False), timeout=30)
     call = stack.trips().WatchTrip(trip_pb2.WatchTripRequest(trip_id=booked.trip_id), timeout=60)
     seen = [trip async for trip in call]
     assert seen[-1].status == trip_pb2.TRIP_STATUS_FAILED
@@ -396,7 +360,7 @@ async def test_book_get_cancel_watch_with_json_through_reflection_as_grpcurl_wou
     # No proto files and no stubs: the service describes itself, requests and replies are JSON.
     client = ReflectionClient(stack.channel("trip"))
     assert "rpc BookTrip" in await client.describe("tripbooking.trip.v1.TripService")
-    day = (datetime.now(UTC) + timedelta(days=next(_days))).date()
+    day = book_request.next_day()
     body = {
         "request_id": f"json-{uuid.uuid4().hex[:8]}",
         "customer_id": "grpcurl-user",

@@ -9,13 +9,19 @@ from __future__ import annotations
 from collections.abc import AsyncIterator
 
 import pytest
-from tripbooking.trip.v1 import trip_pb2
 
 from tests.orchestrator.stack import SERVICES, Stack, running_stack
-from tests.orchestrator.test_integration import CONFIRMED, book_request, seats_left, step
+from tests.orchestrator.trips import (
+    SOLD_OUT_HOTEL,
+    TripRequests,
+    assert_confirmed,
+    assert_sold_out_compensated,
+)
 from tests.support import postgres
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
+
+book_request = TripRequests(first_day=40)
 
 
 @pytest.fixture(scope="module")
@@ -32,19 +38,8 @@ async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack
 
 
 async def test_a_trip_is_confirmed_on_postgres(stack: Stack) -> None:
-    request = book_request()
-    before = await seats_left(stack, request.flight.date)
-    trip = (await stack.trips().BookTrip(request, timeout=60)).trip
-    assert trip.status == CONFIRMED, stack.logs()
-    assert all(s.status == trip_pb2.STEP_STATUS_BOOKED for s in trip.steps)
-    assert await seats_left(stack, request.flight.date) == before - 2
+    await assert_confirmed(stack, book_request())
 
 
 async def test_sold_out_hotel_is_compensated_on_postgres(stack: Stack) -> None:
-    request = book_request(hotel="lis-tiny-inn", rooms=3)
-    before = await seats_left(stack, request.flight.date)
-    trip = (await stack.trips().BookTrip(request, timeout=60)).trip
-    assert trip.status == trip_pb2.TRIP_STATUS_FAILED, stack.logs()
-    assert step(trip, "flight").status == trip_pb2.STEP_STATUS_COMPENSATED
-    assert "SOLD_OUT" in step(trip, "hotel").last_error
-    assert await seats_left(stack, request.flight.date) == before
+    await assert_sold_out_compensated(stack, book_request(hotel=SOLD_OUT_HOTEL, rooms=3))
