@@ -29,7 +29,7 @@ lint: $(STAMP) ## ruff, ruff format, mypy and buf lint
 test: $(STAMP) ## The whole suite: starts its own Temporal and services; needs PostgreSQL at 127.0.0.1:5432 (ALLOW_NO_POSTGRES=1 skips those tests)
 	$(VENV)/bin/pytest
 
-test-fast: $(STAMP) ## The tests that need no Temporal server; the PostgreSQL ones skip when it is down
+test-fast: $(STAMP) ## The tests that need neither a Temporal server nor PostgreSQL
 	ALLOW_NO_POSTGRES=1 $(VENV)/bin/pytest -m "not temporal and not postgres"
 
 up: $(STAMP) ## The whole stack in the foreground; Ctrl-C stops it

@@ -21,7 +21,7 @@ async def _own_postgres_database() -> str:
     return await postgres.create_database(prefix="booking_test")
 
 
-@pytest.fixture(scope="session", params=["sqlite", "postgres"])
+@pytest.fixture(scope="session", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def store(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> tuple[str, str, Path]:
     """(store, SQLite directory, root for logs); the stack makes a PostgreSQL database when asked."""
     name: str = request.param

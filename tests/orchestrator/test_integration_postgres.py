@@ -26,8 +26,7 @@ book_request = TripRequests(first_day=40)
 
 @pytest.fixture(scope="module")
 async def stack(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Stack]:
-    if not await postgres.postgres_available():
-        pytest.fail("PostgreSQL is not running at 127.0.0.1:5432")
+    await postgres.require_server()
     dsn = await postgres.create_database("tripbooking_saga")
     try:
         workdir = tmp_path_factory.mktemp("pg")
