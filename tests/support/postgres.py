@@ -31,7 +31,7 @@ async def require_server() -> None:
     where = ADMIN_DSN.rsplit("@", 1)[-1].rsplit("/", 1)[0]
     if os.environ.get("ALLOW_NO_POSTGRES") == "1":
         pytest.skip(f"PostgreSQL is not running at {where}")
-    pytest.fail(f"PostgreSQL is not running at {where} (.ci/run starts it; ALLOW_NO_POSTGRES=1 skips these tests)")
+    pytest.fail(f"PostgreSQL is not running at {where} (.ci/run starts it; ALLOW_NO_POSTGRES=1 skips)")
 
 
 async def create_database(prefix: str = "tripbooking_test") -> str:
