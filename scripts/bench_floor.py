@@ -7,6 +7,8 @@ the worker and this client, and appends a JSON line to var/bench/floor.jsonl.
 
     python -m scripts.bench_floor --label baseline --no-tuning
     python -m scripts.bench_floor --label tuned --runner unsandboxed --mode uws
+    python -m scripts.bench_floor --label parallel --runner unsandboxed --parallel
+    python -m scripts.bench_floor --label regular --runner unsandboxed --regular-activities
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
 from scripts.bench_floor_worker import add_worker_flags, build_worker
-from scripts.bench_floor_workflow import FloorWorkflow
+from scripts.bench_floor_workflow import FloorShape, FloorWorkflow
 from scripts.bench_measure import ProcessMeter, run_load
 from scripts.stack_health import wait_for_pollers
 from scripts.stack_process import ChildProcess
@@ -54,6 +56,8 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--levels", default="1,50")
     parser.add_argument("--duration", type=float, default=8.0, help="seconds per level")
     parser.add_argument("--port", type=int, default=17233)
+    parser.add_argument("--parallel", action="store_true", help="hotel and cab at once after the flight")
+    parser.add_argument("--regular-activities", action="store_true", help="activities, not local activities")
     add_worker_flags(parser)
     return parser.parse_args()
 
@@ -95,12 +99,15 @@ def worker_argv(args: argparse.Namespace, address: str) -> list[str]:
     return argv
 
 
-async def one_workflow(client: Client, mode: str, run_id: str, index: int) -> None:
+async def one_workflow(client: Client, args: argparse.Namespace, run_id: str, index: int) -> None:
     workflow_id = f"floor-{run_id}-{index}"
+    mode = args.mode
+    # update-with-start waits for the update, so the workflow may linger; start waits for the end.
+    shape = FloorShape(linger=mode == "uws", parallel=args.parallel, local=not args.regular_activities)
     if mode == "uws":
         start = WithStartWorkflowOperation(
             FloorWorkflow.run,
-            True,
+            shape,
             id=workflow_id,
             task_queue=TASK_QUEUE,
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
@@ -111,7 +118,7 @@ async def one_workflow(client: Client, mode: str, run_id: str, index: int) -> No
     else:
         handle = await client.start_workflow(
             FloorWorkflow.run,
-            False,
+            shape,
             id=workflow_id,
             task_queue=TASK_QUEUE,
             request_eager_start=mode == "eager",
@@ -142,9 +149,9 @@ async def measure(args: argparse.Namespace) -> None:
         await wait_for_pollers(client, TASK_QUEUE)
         run_id = uuid.uuid4().hex[:8]
         levels = [int(x) for x in args.levels.split(",")]
-        await run_load(lambda i: one_workflow(client, args.mode, run_id, i), concurrency=1, count=20)
+        await run_load(lambda i: one_workflow(client, args, run_id, i), concurrency=1, count=20)
         await run_load(
-            lambda i: one_workflow(client, args.mode, run_id, i),
+            lambda i: one_workflow(client, args, run_id, i),
             concurrency=max(levels),
             count=2 * max(levels),
             first_index=100,
@@ -154,7 +161,7 @@ async def measure(args: argparse.Namespace) -> None:
             meter = ProcessMeter(pids)
             meter.start()
             result = await run_load(
-                lambda i: one_workflow(client, args.mode, run_id, i),
+                lambda i: one_workflow(client, args, run_id, i),
                 concurrency=level,
                 duration_s=args.duration,
                 first_index=next_index,
@@ -166,6 +173,8 @@ async def measure(args: argparse.Namespace) -> None:
                 "label": args.label,
                 "mode": args.mode,
                 "runner": args.runner,
+                "parallel": args.parallel,
+                "regular_activities": args.regular_activities,
                 "concurrency": level,
                 "count": result.count,
                 "errors": len(result.errors),
