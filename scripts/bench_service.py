@@ -6,6 +6,7 @@ and the next year's dates (so nothing sells out) at each concurrency level.
 
     .venv/bin/python -m scripts.bench_service                 # both stores, c=1 and c=50
     .venv/bin/python -m scripts.bench_service --stores sqlite --requests 5000 --profile
+    .venv/bin/python -m scripts.bench_service --stores sqlite --channel-per-call   # the cost of no reuse
 """
 
 from __future__ import annotations
@@ -80,8 +81,14 @@ async def run_level(
     concurrency: int,
     total: int,
     pairs: itertools.cycle[tuple[str, str]],
+    channel_per_call_to: str | None = None,
 ) -> LoadResult:
-    """`total` BookFlight calls with fresh keys from `concurrency` closed loops."""
+    """`total` BookFlight calls with fresh keys from `concurrency` closed loops.
+
+    With `channel_per_call_to` (an address) every call opens and closes its own channel and
+    connection, as a client that does not reuse channels would (a local subchannel pool keeps gRPC
+    from quietly sharing one connection between channels to the same address).
+    """
     run_id = uuid.uuid4().hex[:8]
 
     async def book(index: int) -> None:
@@ -93,7 +100,12 @@ async def run_level(
             date=date,
             seats=1,
         )
-        await stub.BookFlight(request, timeout=30)
+        if channel_per_call_to is None:
+            await stub.BookFlight(request, timeout=30)
+            return
+        options = [("grpc.use_local_subchannel_pool", 1)]
+        async with grpc.aio.insecure_channel(channel_per_call_to, options=options) as channel:
+            await flight_pb2_grpc.FlightServiceStub(channel).BookFlight(request, timeout=30)
 
     return await run_load(book, concurrency=concurrency, count=total)
 
@@ -125,7 +137,8 @@ async def bench_store(store: str, args: argparse.Namespace, workdir: Path) -> li
             meter = psutil.Process(process.pid)
             for concurrency in args.concurrency:
                 cpu_before = sum(meter.cpu_times()[:2])
-                load = await run_level(stub, concurrency, args.requests, pairs)
+                fresh_channels = address if args.channel_per_call else None
+                load = await run_level(stub, concurrency, args.requests, pairs, fresh_channels)
                 level = Level(store, load, sum(meter.cpu_times()[:2]) - cpu_before)
                 print(level.row(), flush=True)
                 levels.append(level)
@@ -152,6 +165,9 @@ async def main() -> None:
     parser.add_argument("--concurrency", default="1,50", help="comma-separated concurrency levels")
     parser.add_argument("--requests", type=int, default=3000, help="bookings per level")
     parser.add_argument("--log-calls", type=int, default=1, help="service call log on (1) or off (0)")
+    parser.add_argument(
+        "--channel-per-call", action="store_true", help="open a new channel for every call (no reuse)"
+    )
     parser.add_argument(
         "--profile", action="store_true", help="run the service under cProfile and print the top"
     )
