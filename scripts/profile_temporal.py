@@ -26,12 +26,13 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+import psutil
+
 from scripts.bench import Clients, booktrip_call, running_stack_pids
 from scripts.bench_measure import LoadResult, run_load
 from scripts.bench_workload import Workload
 from scripts.go_symbols import GoSymbols
 from scripts.stack import running_addresses
-from scripts.stack_temporal import TEMPORAL_BIN
 
 # (label, a substring of a frame's function name): a sample counts for a component when any frame
 # of its stack matches. Components overlap (SQLite runs inside the history handlers), so the shares
@@ -171,7 +172,9 @@ def main(argv: list[str] | None = None) -> None:
     pid = args.pid or running_stack_pids().get("temporal")
     if pid is None:
         raise SystemExit("no Temporal dev server found: start the stack (make up) or pass --pid")
-    symbols = GoSymbols.from_binary(TEMPORAL_BIN)
+    # The server's own executable (make up's is TEMPORAL_BIN; --pid may name another build).
+    binary = Path(psutil.Process(pid).exe())
+    symbols = GoSymbols.from_binary(binary)
     with tempfile.TemporaryDirectory(prefix="profile-temporal-") as tmp:
         data = Path(tmp) / "perf.data"
         result = asyncio.run(profile_under_load(args, pid, data))
@@ -181,7 +184,7 @@ def main(argv: list[str] | None = None) -> None:
             text=True,
             check=True,
         )
-    stacks = parse_perf_script(iter(script.stdout.splitlines()), TEMPORAL_BIN, symbols)
+    stacks = parse_perf_script(iter(script.stdout.splitlines()), binary, symbols)
     profile = Profile(stacks, args.frequency)
     if not profile.stacks:
         raise SystemExit("perf recorded no samples")
