@@ -66,6 +66,20 @@ def bookable_date(field: str, value: str, *, extra_days: int = 0, today: date | 
     return day
 
 
+def bookable_pickup(field: str, value: str, *, now: datetime | None = None) -> datetime:
+    """An RFC 3339 pickup time, in UTC, from the start of the current hour up to HORIZON_DAYS ahead.
+
+    Pickups are counted per UTC hour, so one later in the current hour is still bookable.
+    """
+    pickup = parse_timestamp(field, value)
+    current = (now or datetime.now(UTC)).astimezone(UTC)
+    if pickup < current.replace(minute=0, second=0, microsecond=0):
+        raise InvalidArgument(field, f"{value} is in the past")
+    if pickup.date() > current.date() + timedelta(days=HORIZON_DAYS):
+        raise InvalidArgument(field, f"{value} is more than {HORIZON_DAYS} days ahead")
+    return pickup
+
+
 def parse_timestamp(field: str, value: str) -> datetime:
     """An RFC 3339 timestamp with an offset ("Z" or "+01:00"), returned in UTC."""
     try:

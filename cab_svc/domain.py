@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import Any
 
 from booking_runtime import validation
@@ -42,13 +42,7 @@ def slot_of(pickup: datetime) -> str:
 
 def pickup_time(text: str) -> datetime:
     """A bookable pickup: RFC 3339 with an offset, not before the current hour, within the horizon."""
-    pickup = validation.parse_timestamp("pickup_time", text)
-    now = datetime.now(UTC)
-    if pickup < now.replace(minute=0, second=0, microsecond=0):
-        raise InvalidArgument("pickup_time", f"{text} is in the past")
-    if pickup.date() > now.date() + timedelta(days=validation.HORIZON_DAYS):
-        raise InvalidArgument("pickup_time", f"{text} is more than {validation.HORIZON_DAYS} days ahead")
-    return pickup
+    return validation.bookable_pickup("pickup_time", text)
 
 
 class CabDomain:

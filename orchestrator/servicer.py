@@ -112,7 +112,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
     async def BookTrip(
         self, request: trip_pb2.BookTripRequest, context: Context
     ) -> trip_pb2.BookTripResponse:
-        trip_request = validation.parse_book_request(request, self._now().date())
+        trip_request = validation.parse_book_request(request, self._now())
         trip_id = trip_id_for(trip_request.request_id)
         fingerprint = trip_request.fingerprint()
         start = WithStartWorkflowOperation(

@@ -7,7 +7,7 @@ Each refusal is an InvalidArgument naming the field with its proto path (`flight
 from __future__ import annotations
 
 import re
-from datetime import date, timedelta
+from datetime import UTC, datetime
 
 from tripbooking.trip.v1 import trip_pb2
 
@@ -22,8 +22,9 @@ REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
 MAX_NIGHTS = 30
 
 
-def parse_book_request(request: trip_pb2.BookTripRequest, today: date) -> TripRequest:
-    """The validated request; `today` (UTC) is the earliest date a trip may use."""
+def parse_book_request(request: trip_pb2.BookTripRequest, now: datetime) -> TripRequest:
+    """The validated request; nothing may be booked before `now` (its UTC day, or hour for the cab)."""
+    today = now.astimezone(UTC).date()
     if not REQUEST_ID.fullmatch(request.request_id):
         raise InvalidArgument(
             "request_id", "required: 1 to 128 characters of letters, digits, '.', '_', ':' and '-'"
@@ -44,13 +45,7 @@ def parse_book_request(request: trip_pb2.BookTripRequest, today: date) -> TripRe
         raise InvalidArgument("hotel.check_out", f"must be after flight.date ({flight.date})")
     if (check_out - check_in).days > MAX_NIGHTS:
         raise InvalidArgument("hotel.check_out", f"a stay is at most {MAX_NIGHTS} nights")
-    pickup_day = shared.parse_timestamp("cab.pickup_time", cab.pickup_time).date()
-    if pickup_day < today:
-        raise InvalidArgument("cab.pickup_time", f"{cab.pickup_time!r} is in the past")
-    if pickup_day > today + timedelta(days=shared.HORIZON_DAYS):
-        raise InvalidArgument(
-            "cab.pickup_time", f"{cab.pickup_time!r} is over {shared.HORIZON_DAYS} days ahead"
-        )
+    shared.bookable_pickup("cab.pickup_time", cab.pickup_time, now=now)
     return TripRequest(
         request_id=request.request_id,
         customer_id=customer_id,

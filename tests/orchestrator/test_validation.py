@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import date
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -20,7 +20,8 @@ from orchestrator.servicer import TemporalError, list_query
 from orchestrator.validation import parse_book_request
 from tests.orchestrator.fakes import FakeServices
 
-TODAY = date(2027, 1, 10)
+NOW = datetime(2027, 1, 10, 14, 25, tzinfo=UTC)
+TODAY = NOW.date()
 
 
 def valid() -> trip_pb2.BookTripRequest:
@@ -41,12 +42,12 @@ def valid() -> trip_pb2.BookTripRequest:
 
 
 def test_a_valid_request_becomes_a_trip_request_with_a_stable_fingerprint() -> None:
-    request = parse_book_request(valid(), TODAY)
+    request = parse_book_request(valid(), NOW)
     assert request.flight.seats == 2 and request.hotel.check_out == "2027-03-04"
-    assert request.fingerprint() == parse_book_request(valid(), TODAY).fingerprint()
+    assert request.fingerprint() == parse_book_request(valid(), NOW).fingerprint()
     other = valid()
     other.hotel.rooms = 2
-    assert parse_book_request(other, TODAY).fingerprint() != request.fingerprint()
+    assert parse_book_request(other, NOW).fingerprint() != request.fingerprint()
 
 
 def _set(path: str, value: object) -> Callable[[trip_pb2.BookTripRequest], None]:
@@ -81,6 +82,9 @@ def _set(path: str, value: object) -> Callable[[trip_pb2.BookTripRequest], None]
         ("hotel.check_out", _set("flight.date", "2027-03-04")),
         ("hotel.check_out", _set("hotel.check_out", "2027-04-01")),
         ("cab.pickup_time", _set("cab.pickup_time", "2028-01-12T10:00:00Z")),
+        # Today, but an hour that has passed: the cab service would refuse it after flight and hotel.
+        ("cab.pickup_time", _set("cab.pickup_time", "2027-01-10T13:59:00Z")),
+        ("cab.pickup_time", _set("cab.pickup_time", "2027-01-10T14:30:00+01:00")),
         ("cab", lambda r: r.ClearField("cab")),
     ],
 )
@@ -88,9 +92,17 @@ def test_bad_input_names_the_field(field: str, mutate: Callable[[trip_pb2.BookTr
     request = valid()
     mutate(request)
     with pytest.raises(InvalidArgument) as caught:
-        parse_book_request(request, TODAY)
+        parse_book_request(request, NOW)
     assert caught.value.field == field
     assert str(caught.value).startswith(f"{field}: ")
+
+
+def test_a_pickup_later_in_the_current_hour_is_accepted_as_the_cab_service_does() -> None:
+    # The cab service counts its fleet per UTC hour and takes any pickup from the current hour on.
+    request = valid()
+    for pickup in ("2027-01-10T14:00:00Z", "2027-01-10T14:05:00Z", "2027-01-10T15:30:00+01:00"):
+        request.cab.pickup_time = pickup
+        assert parse_book_request(request, NOW).cab.pickup_time == pickup
 
 
 def test_dates_are_checked_against_the_given_today_with_the_services_rules() -> None:
