@@ -12,7 +12,7 @@ import sys
 import urllib.request
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
@@ -190,6 +190,10 @@ async def test_a_finished_trip_is_answered_without_a_second_workflow(stack: Stac
     ]
 
 
+def _an_hour_ago() -> str:
+    return (datetime.now(UTC) - timedelta(hours=1)).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
 @pytest.mark.parametrize(
     ("field", "mutate"),
     [
@@ -200,6 +204,8 @@ async def test_a_finished_trip_is_answered_without_a_second_workflow(stack: Stac
         ("hotel.check_out", lambda r: setattr(r.hotel, "check_out", r.hotel.check_in)),
         ("hotel.rooms", lambda r: setattr(r.hotel, "rooms", 0)),
         ("cab.pickup_time", lambda r: setattr(r.cab, "pickup_time", "tomorrow at six")),
+        # Earlier today, in an hour that has passed: refused before the flight is booked.
+        ("cab.pickup_time", lambda r: setattr(r.cab, "pickup_time", _an_hour_ago())),
         ("hotel", lambda r: r.ClearField("hotel")),
     ],
 )
