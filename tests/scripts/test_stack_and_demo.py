@@ -1,9 +1,10 @@
-"""`make up` and `make demo` for real: the stack starts healthy, the demo books and compensates,
-and SIGINT stops every child and exits 0."""
+"""`make up`, `make demo` and `make bench` for real: the stack starts healthy, the demo books and
+compensates, the benchmark measures it, and SIGINT stops every child and exits 0."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import sys
@@ -29,6 +30,25 @@ async def _read_until(stream: asyncio.StreamReader, marker: str, timeout: float,
         seen.append(line.decode(errors="replace"))
         if marker in seen[-1]:
             return
+
+
+async def _bench_a_few_trips(env: dict[str, str], out: Path) -> None:
+    """`make bench` against the running stack, shrunk to a few trips: both modes, every figure written."""
+    bench = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "scripts.bench", "--use-running", "--levels", "1", "--count", "4",
+        "--warmup", "1", "--out", str(out),
+        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
+    )  # fmt: skip
+    output, _ = await asyncio.wait_for(bench.communicate(), 120)
+    assert bench.returncode == 0, output.decode(errors="replace")[-3000:]
+    results = json.loads((out / "results.json").read_text())
+    levels = {(level["mode"], level["concurrency"]): level for level in results["levels"]}
+    assert set(levels) == {("direct", 1), ("booktrip", 1)}
+    for level in levels.values():
+        assert level["trips"] == 4 and level["errors"] == 0, level
+        assert level["p50_ms"] > 0 and level["cpu_ms_per_trip"]["flight"] > 0
+    assert levels[("booktrip", 1)]["cpu_ms_per_trip"]["temporal"] > 0
+    assert (out / "results.png").stat().st_size > 0
 
 
 async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
@@ -66,6 +86,7 @@ async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path)
         assert "using the stack at" in text
         assert ": CONFIRMED" in text and ": FAILED" in text and "SOLD_OUT" in text
         assert "flight COMPENSATED" in text and "flight CANCELLED (holds nothing)" in text
+        await _bench_a_few_trips(env, tmp_path / "bench")
         stack.send_signal(signal.SIGINT)
         await _read_until(stack.stdout, "stack: stopped", 60, seen)
         assert await asyncio.wait_for(stack.wait(), 10) == 0
