@@ -40,11 +40,6 @@ def slot_of(pickup: datetime) -> str:
     return pickup.strftime("%Y-%m-%dT%H")
 
 
-def pickup_time(text: str) -> datetime:
-    """A bookable pickup: RFC 3339 with an offset, not before the current hour, within the horizon."""
-    return validation.bookable_pickup("pickup_time", text)
-
-
 class CabDomain:
     """Validation, lookups and pricing for cab bookings."""
 
@@ -61,7 +56,7 @@ class CabDomain:
 
     def search(self, city: str, pickup_text: str) -> tuple[FleetInfo, datetime]:
         """The fleet of a city (required; unknown: NOT_FOUND) and the pickup time (empty: now)."""
-        pickup = pickup_time(pickup_text) if pickup_text else datetime.now(UTC)
+        pickup = validation.bookable_pickup("pickup_time", pickup_text) if pickup_text else datetime.now(UTC)
         return self.fleet(city), pickup
 
     def booking_request(
@@ -79,7 +74,7 @@ class CabDomain:
         validation.required_text("city", city, max_length=64)
         if not pickup_text:
             raise InvalidArgument("pickup_time", "is required")
-        pickup = pickup_time(pickup_text)
+        pickup = validation.bookable_pickup("pickup_time", pickup_text)
         validation.required_text("pickup_address", pickup_address, max_length=500)
         validation.required_text("dropoff_address", dropoff_address, max_length=500)
         fleet = self.fleet(city)
