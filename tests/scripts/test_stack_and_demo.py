@@ -46,7 +46,10 @@ async def _bench_a_few_trips(env: dict[str, str], out: Path) -> None:
     assert set(levels) == {("direct", 1), ("booktrip", 1)}
     for level in levels.values():
         assert level["trips"] == 4 and level["errors"] == 0, level
-        assert level["p50_ms"] > 0 and level["cpu_ms_per_trip"]["flight"] > 0
+        # Every process of the stack is metered; four trips are too few to show a service's CPU
+        # (the kernel counts it in 10 ms ticks), so only the Temporal server's is asserted non-zero.
+        assert level["p50_ms"] > 0
+        assert {"temporal", "worker", "api", "flight", "hotel", "cab"} <= set(level["cpu_ms_per_trip"])
     assert levels[("booktrip", 1)]["cpu_ms_per_trip"]["temporal"] > 0
     assert (out / "results.png").stat().st_size > 0
 
