@@ -13,7 +13,7 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from booking_runtime.server import log_event, run
@@ -47,6 +47,7 @@ def build_worker(
     max_concurrent_local_activities: int = 200,
     max_cached_workflows: int = 100,
     sandboxed: bool = True,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Worker:
     """The worker as production runs it; tests pass fake activities registered under the same names."""
     return Worker(
@@ -55,6 +56,7 @@ def build_worker(
         workflows=[TripWorkflow],
         activities=list(activities),
         workflow_runner=workflow_runner(sandboxed),
+        interceptors=list(interceptors),
         max_cached_workflows=max_cached_workflows,
         max_concurrent_workflow_tasks=max_concurrent_workflow_tasks,
         max_concurrent_local_activities=max_concurrent_local_activities,

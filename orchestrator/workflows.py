@@ -1,8 +1,10 @@
 """TripWorkflow: the saga that books a flight, a hotel and a cab, and undoes them when it must.
 
 Each step is a local activity tried once per call; the workflow owns the retry loop so that a query
-shows a step's attempts and last error while it is still retrying. Compensation of a step is
-registered before the step runs, because a call that timed out may still have booked.
+shows a step's attempts and last error while it is still retrying. When the trip fails or is
+cancelled, every step is undone, newest first: also a step that timed out (it may still have booked)
+and a step this history never reached (a workflow task whose completion was lost may have booked it;
+docs/reliability.md).
 
 Workflow code is replayed: keep it deterministic, and put any change to the commands it issues behind
 `workflow.patched(...)` (tests/orchestrator/test_replay.py guards the recorded histories).
@@ -48,6 +50,7 @@ ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # Patch ids: each names a change to the commands a trip issues; never remove one while trips that
 # may have run the old code are still open (tests/orchestrator/histories keeps their histories).
 PATCH_REFUSAL_AFTER_RETRY = "compensate-refusal-after-retry"
+PATCH_COMPENSATE_EVERY_STEP = "compensate-every-step"
 
 
 class StepOutcome(Enum):
@@ -190,10 +193,19 @@ class TripWorkflow:
             return StepOutcome.BOOKED
 
     async def _compensate_all(self, final: TripStatus) -> None:
-        """Undo every registered step, newest first, each until it succeeds; then end in `final`."""
+        """Undo the steps newest first, each until it succeeds; then end in `final`.
+
+        Histories from before PATCH_COMPENSATE_EVERY_STEP undo only the steps registered as they ran.
+        """
         if self._cancel_reason is not None:
             self._state.failure_reason = self._cancel_reason
         self._set_status(TripStatus.COMPENSATING)
+        if workflow.patched(PATCH_COMPENSATE_EVERY_STEP):
+            # Every step, not only those this history reached: a workflow task whose completion was
+            # lost (worker or server killed) may have booked later steps that no event records, and
+            # a refusal may have overtaken an earlier attempt that still books. A cancel by key
+            # undoes a booking or leaves a tombstone that refuses it later; either way one call.
+            self._to_compensate = list(STEP_NAMES)
         while self._to_compensate:
             await self._compensate_step(self._to_compensate[-1])
             self._to_compensate.pop()
@@ -201,6 +213,8 @@ class TripWorkflow:
 
     async def _compensate_step(self, name: str) -> None:
         step = self._state.step(name)
+        # Once undone, a step that failed shows again why it failed (a booked one shows no error).
+        booking_error = step.last_error if step.status == StepStatus.FAILED else ""
         step.status = StepStatus.COMPENSATING
         retry_number = 0
         while True:
@@ -222,7 +236,7 @@ class TripWorkflow:
                 retry_number += 1
                 continue
             step.status = StepStatus.COMPENSATED
-            step.last_error = ""
+            step.last_error = booking_error
             self._touch()
             return
 

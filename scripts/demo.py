@@ -142,10 +142,10 @@ async def follow(
     for step in final.steps:
         if step.idempotency_key:
             print(f"      {step.name:<7}{await service_view(addresses, step)}")
-    undone = [s.name for s in final.steps if s.status == trip_pb2.STEP_STATUS_COMPENSATED]
-    if undone:
-        print(f"    compensation: {', '.join(undone)} booked, then cancelled at its service (its attempts")
-        print("    count the booking and the cancel); nothing stays booked for this trip.")
+    if any(s.status == trip_pb2.STEP_STATUS_COMPENSATED for s in final.steps):
+        print("    compensation: every step cancelled at its service by key, newest first: a booked one is")
+        print("    given back, one never booked leaves a tombstone (a late booking with its key is refused);")
+        print("    a step's attempts count its bookings and its cancel. Nothing stays booked for this trip.")
 
 
 @contextlib.asynccontextmanager

@@ -48,10 +48,18 @@ class FakeServices:
     # activity name -> answers for successive calls; when exhausted, calls succeed.
     script: dict[str, list[Answer]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
+    # What the services would hold: idempotency key -> BOOKED or CANCELLED (a cancel of a key never
+    # booked leaves a CANCELLED tombstone, and a later booking with that key is refused, as the real
+    # services do).
+    ledger: dict[str, str] = field(default_factory=dict)
 
     def names(self) -> list[str]:
         """Activity names in call order."""
         return [name for name, _ in self.calls]
+
+    def held(self) -> list[str]:
+        """Keys booked and not cancelled: what a failed or cancelled trip must leave empty."""
+        return sorted(key for key, status in self.ledger.items() if status == "BOOKED")
 
     async def _answer(self, name: str, key: str) -> StepConfirmation:
         self.calls.append((name, key))
@@ -62,6 +70,12 @@ class FakeServices:
         if answer == HANG:
             await asyncio.Event().wait()
         assert isinstance(answer, StepConfirmation)
+        if name.startswith("cancel_"):
+            self.ledger[key] = "CANCELLED"
+        elif self.ledger.get(key) == "CANCELLED":
+            raise refusal("FAILED_PRECONDITION", "ALREADY_CANCELLED")
+        else:
+            self.ledger[key] = "BOOKED"
         return answer
 
     def all(self) -> list[Callable[..., Any]]:

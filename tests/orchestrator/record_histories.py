@@ -16,15 +16,24 @@ import contextlib
 import sys
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
 
 from temporalio.client import WorkflowFailureError, WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
-from orchestrator.models import AttachRequest, CancelRequest, TripInput, TripState, TripStatus
+from orchestrator.models import (
+    AttachRequest,
+    CancelRequest,
+    StepConfirmation,
+    TripInput,
+    TripState,
+    TripStatus,
+)
 from orchestrator.search_attributes import ensure_search_attributes
 from orchestrator.worker import build_worker
 from orchestrator.workflows import TripWorkflow
 from tests.orchestrator.fakes import HANG, Answer, FakeServices, refusal, transient, trip_input
+from tests.orchestrator.lost_task import LoseTaskOnce
 from tests.orchestrator.stack import HISTORIES, TEMPORAL_TEST_SERVER
 from tests.support.waiting import wait_for
 
@@ -62,6 +71,13 @@ async def _cancelled_mid_step(handle: Handle, fake: FakeServices, trip: TripInpu
     await _finish(handle)
 
 
+async def _cancelled_after_lost_task(handle: Handle, fake: FakeServices, trip: TripInput) -> None:
+    """A task that booked flight and hotel is lost; the replayed flight retries; CancelTrip."""
+    await wait_for(lambda: _called_times(fake, "book_flight", 3), timeout=20, what="flight retrying")
+    await handle.execute_update(TripWorkflow.cancel, CancelRequest("plans changed"))
+    await _finish(handle)
+
+
 async def _status_is(handle: Handle, status: TripStatus) -> bool:
     return (await handle.query(TripWorkflow.get_trip)).status == status
 
@@ -70,22 +86,43 @@ async def _called(fake: FakeServices, name: str) -> bool:
     return name in fake.names()
 
 
+async def _called_times(fake: FakeServices, name: str, times: int) -> bool:
+    return fake.names().count(name) >= times
+
+
 Scenario = Callable[[Handle, FakeServices, TripInput], Awaitable[None]]
-SCENARIOS: dict[str, tuple[dict[str, list[Answer]], Scenario]] = {
-    "completed": ({"book_flight": [transient("UNAVAILABLE")]}, _completed),
-    "failed_compensated": (
+# The flight books, then its service is down for longer than the step's budget.
+FLIGHT_BOOKED_THEN_DOWN: list[Answer] = [StepConfirmation("flight#conf"), *(transient() for _ in range(200))]
+
+
+@dataclass(frozen=True)
+class Recording:
+    run: Scenario
+    script: dict[str, list[Answer]] = field(default_factory=dict)
+    # Lose the workflow task that starts this activity (tests/orchestrator/lost_task.py), once.
+    lose_task_before: str | None = None
+
+
+SCENARIOS: dict[str, Recording] = {
+    "completed": Recording(_completed, {"book_flight": [transient("UNAVAILABLE")]}),
+    "failed_compensated": Recording(
+        _failed,
         {
             "reserve_hotel": [refusal("FAILED_PRECONDITION", "SOLD_OUT")],
             "cancel_flight": [transient("INTERNAL")],
         },
-        _failed,
     ),
-    "refused_after_retry": (
-        {"reserve_hotel": [transient("UNAVAILABLE"), refusal("FAILED_PRECONDITION", "SOLD_OUT")]},
-        _failed,
+    "refused_after_retry": Recording(
+        _failed, {"reserve_hotel": [transient("UNAVAILABLE"), refusal("FAILED_PRECONDITION", "SOLD_OUT")]}
     ),
-    "cancelled": ({}, _cancelled),
-    "cancelled_mid_step": ({"reserve_hotel": [HANG]}, _cancelled_mid_step),
+    "cancelled": Recording(_cancelled),
+    "cancelled_mid_step": Recording(_cancelled_mid_step, {"reserve_hotel": [HANG]}),
+    "lost_task": Recording(
+        _failed, {"book_flight": FLIGHT_BOOKED_THEN_DOWN}, lose_task_before="schedule_cab"
+    ),
+    "lost_task_cancelled": Recording(
+        _cancelled_after_lost_task, {"book_flight": FLIGHT_BOOKED_THEN_DOWN}, lose_task_before="schedule_cab"
+    ),
 }
 
 
@@ -95,17 +132,18 @@ async def record(names: list[str] | None = None) -> dict[str, str]:
     env = await WorkflowEnvironment.start_time_skipping(test_server_existing_path=str(TEMPORAL_TEST_SERVER))
     try:
         await ensure_search_attributes(env.client)
-        for name, (script, scenario) in SCENARIOS.items():
+        for name, recording in SCENARIOS.items():
             if names and name not in names:
                 continue
-            fake = FakeServices(script={key: list(answers) for key, answers in script.items()})
+            fake = FakeServices(script={key: list(answers) for key, answers in recording.script.items()})
+            interceptors = [LoseTaskOnce(recording.lose_task_before)] if recording.lose_task_before else []
             task_queue = f"record-{uuid.uuid4().hex[:8]}"
             trip = trip_input(f"history-{name}", await env.get_current_time(), attempt_timeout=30)
-            async with build_worker(env.client, task_queue, fake.all()):
+            async with build_worker(env.client, task_queue, fake.all(), interceptors=interceptors):
                 handle = await env.client.start_workflow(
                     TripWorkflow.run, trip, id=trip.trip_id, task_queue=task_queue
                 )
-                await scenario(handle, fake, trip)
+                await recording.run(handle, fake, trip)
                 histories[name] = (await handle.fetch_history()).to_json()
     finally:
         await env.shutdown()

@@ -71,8 +71,8 @@ async def test_sold_out_hotel_fails_the_trip_and_gives_the_seats_back(stack: Sta
     request = book_request(hotel=SOLD_OUT_HOTEL, rooms=3)
     # Failed, flight compensated, SOLD_OUT on the hotel, the seats free again.
     trip = await assert_sold_out_compensated(stack, request)
-    assert step(trip, "hotel").status == trip_pb2.STEP_STATUS_FAILED
-    assert step(trip, "cab").status == trip_pb2.STEP_STATUS_PENDING
+    # Every step is undone, also the refused hotel and the cab never tried (see test_lost_task.py).
+    assert [s.status for s in trip.steps] == [trip_pb2.STEP_STATUS_COMPENSATED] * 3
     assert trip.failure_reason.startswith("hotel:")
 
 
@@ -295,7 +295,7 @@ async def test_list_trips_filters_by_customer_and_status(stack: Stack) -> None:
         lambda: listed(trip_pb2.TRIP_STATUS_FAILED, {failed.trip_id}), timeout=20, what="failed only"
     )
     assert only_failed[0].status == trip_pb2.TRIP_STATUS_FAILED
-    assert step(only_failed[0], "hotel").status == trip_pb2.STEP_STATUS_FAILED
+    assert "SOLD_OUT" in step(only_failed[0], "hotel").last_error
 
     page = await stack.trips().ListTrips(
         trip_pb2.ListTripsRequest(customer_id=customer, page_size=1), timeout=15

@@ -93,20 +93,22 @@ async def test_happy_path_confirms_then_completes_at_check_out(harness: Harness)
     assert harness.fake.names() == ["book_flight", "reserve_hotel", "schedule_cab"]
 
 
+UNDO_ALL = ["cancel_cab", "cancel_hotel", "cancel_flight"]
+
+
 @pytest.mark.parametrize(
     ("failing", "expected_calls"),
     [
-        ("book_flight", ["book_flight"]),
-        ("reserve_hotel", ["book_flight", "reserve_hotel", "cancel_flight"]),
-        (
-            "schedule_cab",
-            ["book_flight", "reserve_hotel", "schedule_cab", "cancel_hotel", "cancel_flight"],
-        ),
+        ("book_flight", ["book_flight", *UNDO_ALL]),
+        ("reserve_hotel", ["book_flight", "reserve_hotel", *UNDO_ALL]),
+        ("schedule_cab", ["book_flight", "reserve_hotel", "schedule_cab", *UNDO_ALL]),
     ],
 )
-async def test_a_refused_step_compensates_exactly_the_earlier_steps_newest_first(
+async def test_a_refused_step_fails_the_trip_and_every_step_is_undone_newest_first(
     harness: Harness, failing: str, expected_calls: list[str]
 ) -> None:
+    # Every step, even the refused one and those never tried: a lost workflow task may have booked
+    # any of them (test_lost_task.py); a cancel of a key never booked leaves a tombstone.
     harness.fake.script[failing] = [refusal("FAILED_PRECONDITION", "SOLD_OUT")]
     handle = await harness.start(await harness.trip())
     cause = await failure_of(handle)
@@ -115,9 +117,8 @@ async def test_a_refused_step_compensates_exactly_the_earlier_steps_newest_first
     state = await state_of(handle)
     assert state.status == TripStatus.FAILED
     failed_index = ["book_flight", "reserve_hotel", "schedule_cab"].index(failing)
-    expected = [StepStatus.COMPENSATED] * failed_index + [StepStatus.FAILED]
-    expected += [StepStatus.PENDING] * (2 - failed_index)
-    assert statuses(state) == expected
+    assert statuses(state) == [StepStatus.COMPENSATED] * 3
+    assert harness.fake.held() == []
     assert "SOLD_OUT" in state.failure_reason
     assert state.failure_reason.startswith(state.steps[failed_index].name)
 
@@ -126,9 +127,9 @@ async def test_a_timed_out_step_is_compensated_too(harness: Harness) -> None:
     harness.fake.script["reserve_hotel"] = [HANG]
     handle = await harness.start(await harness.trip(budget=0.1, attempt_timeout=0.5))
     await failure_of(handle)
-    assert harness.fake.names() == ["book_flight", "reserve_hotel", "cancel_hotel", "cancel_flight"]
+    assert harness.fake.names() == ["book_flight", "reserve_hotel", *UNDO_ALL]
     state = await state_of(handle)
-    assert statuses(state) == [StepStatus.COMPENSATED, StepStatus.COMPENSATED, StepStatus.PENDING]
+    assert statuses(state) == [StepStatus.COMPENSATED] * 3
     assert "attempt timeout" in state.failure_reason
 
 
@@ -145,12 +146,11 @@ async def test_a_refusal_after_an_unanswered_attempt_is_compensated_too(harness:
         "book_flight",
         "reserve_hotel",
         "reserve_hotel",
-        "cancel_hotel",
-        "cancel_flight",
+        *UNDO_ALL,
     ]
     state = await state_of(handle)
     assert state.status == TripStatus.FAILED
-    assert statuses(state) == [StepStatus.COMPENSATED, StepStatus.COMPENSATED, StepStatus.PENDING]
+    assert statuses(state) == [StepStatus.COMPENSATED] * 3
     assert "SOLD_OUT" in state.failure_reason
 
 
@@ -163,10 +163,10 @@ async def test_temporal_cancellation_mid_step_still_compensates(harness: Harness
     await handle.cancel()
     cause = await failure_of(handle)
     assert isinstance(cause, CancelledError)
-    assert harness.fake.names() == ["book_flight", "reserve_hotel", "cancel_hotel", "cancel_flight"]
+    assert harness.fake.names() == ["book_flight", "reserve_hotel", *UNDO_ALL]
     state = await state_of(handle)
     assert state.status == TripStatus.CANCELLED
-    assert statuses(state) == [StepStatus.COMPENSATED, StepStatus.COMPENSATED, StepStatus.PENDING]
+    assert statuses(state) == [StepStatus.COMPENSATED] * 3
 
 
 async def _called(fake: FakeServices, name: str) -> bool:
@@ -189,10 +189,11 @@ async def test_refusal_codes_fail_the_step_at_once(harness: Harness, code: str) 
     handle = await harness.start(await harness.trip())
     await failure_of(handle)
     state = await state_of(handle)
-    assert state.steps[1].status == StepStatus.FAILED
-    assert state.steps[1].attempts == 1
-    assert code in state.steps[1].last_error
-    assert harness.fake.names() == ["book_flight", "reserve_hotel", "cancel_flight"]
+    assert harness.fake.names() == ["book_flight", "reserve_hotel", *UNDO_ALL]
+    assert state.steps[1].status == StepStatus.COMPENSATED
+    assert state.steps[1].attempts == 1 + 1  # one booking attempt, one cancel
+    assert state.failure_reason.startswith(f"hotel: {code}")
+    assert code in state.steps[1].last_error  # undone, and still says why it failed
 
 
 async def test_exhausted_budget_fails_the_step_and_compensates_it(harness: Harness) -> None:
@@ -261,9 +262,11 @@ async def test_failing_compensation_shows_compensating_with_last_error_then_succ
         return state if retrying and "UNAVAILABLE" in hotel.last_error else None
 
     seen = await wait_for(compensating_with_error, timeout=20, what="compensation retrying")
-    assert seen.steps[0].status == StepStatus.BOOKED  # newest first: the flight waits its turn
+    # Newest first: the refused cab is already undone, the flight waits its turn.
+    assert seen.steps[2].status == StepStatus.COMPENSATED
+    assert seen.steps[0].status == StepStatus.BOOKED
     await failure_of(handle)
     state = await state_of(handle)
-    assert statuses(state) == [StepStatus.COMPENSATED, StepStatus.COMPENSATED, StepStatus.FAILED]
+    assert statuses(state) == [StepStatus.COMPENSATED] * 3
     assert state.steps[1].last_error == ""
     assert state.steps[1].attempts == 1 + 6

@@ -75,11 +75,15 @@ class _StepStatusEnumTypeWrapper(_enum_type_wrapper._EnumTypeWrapper[_StepStatus
     STEP_STATUS_BOOKED: _StepStatus.ValueType  # 3
     """Booked; confirmation_id names the booking."""
     STEP_STATUS_FAILED: _StepStatus.ValueType  # 4
-    """Failed for good (a refusal, or its retry budget ran out)."""
+    """Failed for good (a refusal, or its retry budget ran out); the trip then undoes every step."""
     STEP_STATUS_COMPENSATING: _StepStatus.ValueType  # 5
     """Being undone; attempts and last_error show retries."""
     STEP_STATUS_COMPENSATED: _StepStatus.ValueType  # 6
-    """Undone: the service holds nothing for it."""
+    """Undone: the service holds nothing for this step's key, and a booking with it arriving later is
+    refused. A failed or cancelled trip undoes every step, also one it never reached or that was
+    refused: a workflow task whose completion was lost may have booked it, so "may never have been
+    booked" is part of this status (the cancel then left a tombstone).
+    """
 
 class StepStatus(_StepStatus, metaclass=_StepStatusEnumTypeWrapper):
     """Where one step of the saga is."""
@@ -93,11 +97,15 @@ STEP_STATUS_IN_PROGRESS: StepStatus.ValueType  # 2
 STEP_STATUS_BOOKED: StepStatus.ValueType  # 3
 """Booked; confirmation_id names the booking."""
 STEP_STATUS_FAILED: StepStatus.ValueType  # 4
-"""Failed for good (a refusal, or its retry budget ran out)."""
+"""Failed for good (a refusal, or its retry budget ran out); the trip then undoes every step."""
 STEP_STATUS_COMPENSATING: StepStatus.ValueType  # 5
 """Being undone; attempts and last_error show retries."""
 STEP_STATUS_COMPENSATED: StepStatus.ValueType  # 6
-"""Undone: the service holds nothing for it."""
+"""Undone: the service holds nothing for this step's key, and a booking with it arriving later is
+refused. A failed or cancelled trip undoes every step, also one it never reached or that was
+refused: a workflow task whose completion was lost may have booked it, so "may never have been
+booked" is part of this status (the cancel then left a tombstone).
+"""
 Global___StepStatus: _TypeAlias = StepStatus  # noqa: Y015
 
 @_typing.final
