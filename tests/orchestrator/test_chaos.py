@@ -22,7 +22,7 @@ from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2
 
 from tests.orchestrator.stack import Stack, running_stack
-from tests.orchestrator.trips import SOLD_OUT_HOTEL, TripRequests
+from tests.orchestrator.trips import SOLD_OUT_HOTEL, TripRequests, booking_status
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.temporal
@@ -73,25 +73,6 @@ async def held(stack: Stack, request: trip_pb2.BookTripRequest) -> tuple[int, in
     seats = next(f.seats_available for f in flights.flights if f.flight_number == "TB101")
     rooms = next(h.rooms_available for h in hotels.hotels if h.hotel_id == request.hotel.hotel_id)
     return seats, rooms, cabs.cabs_available
-
-
-async def booking_status(stack: Stack, step: str, key: str) -> str:
-    """BOOKED, CANCELLED or NONE, as the step's own service records the key."""
-    try:
-        if step == "flight":
-            flight = flight_pb2.GetFlightBookingRequest(idempotency_key=key)
-            return flight_pb2.BookingStatus.Name((await stack.flights().GetFlightBooking(flight)).status)
-        if step == "hotel":
-            hotel = hotel_pb2_grpc.HotelServiceStub(stack.channel("hotel"))
-            found = await hotel.GetHotelReservation(hotel_pb2.GetHotelReservationRequest(idempotency_key=key))
-            return hotel_pb2.BookingStatus.Name(found.status)
-        cab = cab_pb2_grpc.CabServiceStub(stack.channel("cab"))
-        ride = await cab.GetCabBooking(cab_pb2.GetCabBookingRequest(idempotency_key=key))
-        return cab_pb2.BookingStatus.Name(ride.status)
-    except grpc.aio.AioRpcError as err:
-        if err.code() == grpc.StatusCode.NOT_FOUND:
-            return "NONE"
-        raise
 
 
 async def test_faults_lost_replies_and_a_killed_worker_never_lose_or_leak_a_booking(stack: Stack) -> None:

@@ -8,7 +8,10 @@ import itertools
 import uuid
 from datetime import UTC, date, datetime, timedelta
 
+import grpc
+from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2
+from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2
 
 from tests.orchestrator.stack import Stack
@@ -94,3 +97,22 @@ async def assert_sold_out_compensated(stack: Stack, request: trip_pb2.BookTripRe
     assert "SOLD_OUT" in step(trip, "hotel").last_error
     assert await seats_left(stack, request.flight.date) == before
     return trip
+
+
+async def booking_status(stack: Stack, step: str, key: str) -> str:
+    """BOOKED, CANCELLED or NONE, as the step's own service records the key."""
+    try:
+        if step == "flight":
+            flight = flight_pb2.GetFlightBookingRequest(idempotency_key=key)
+            return flight_pb2.BookingStatus.Name((await stack.flights().GetFlightBooking(flight)).status)
+        if step == "hotel":
+            hotel = hotel_pb2_grpc.HotelServiceStub(stack.channel("hotel"))
+            found = await hotel.GetHotelReservation(hotel_pb2.GetHotelReservationRequest(idempotency_key=key))
+            return hotel_pb2.BookingStatus.Name(found.status)
+        cab = cab_pb2_grpc.CabServiceStub(stack.channel("cab"))
+        ride = await cab.GetCabBooking(cab_pb2.GetCabBookingRequest(idempotency_key=key))
+        return cab_pb2.BookingStatus.Name(ride.status)
+    except grpc.aio.AioRpcError as err:
+        if err.code() == grpc.StatusCode.NOT_FOUND:
+            return "NONE"
+        raise
