@@ -14,7 +14,6 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 
-import grpc
 import pytest
 from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2

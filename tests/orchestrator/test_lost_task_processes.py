@@ -1,8 +1,8 @@
 """A lost workflow task through real processes: the worker is SIGKILLed after the hotel service has
 recorded its booking and while the cab call is still on its way (held by injected latency), so the
-task that booked flight and hotel never completes. The next worker replays it with the flight service down: the flight step gives
-up, and the trip must still give back what the lost task booked (tests/orchestrator/test_lost_task.py
-shows the same with scripted services, deterministically).
+task that booked flight and hotel never completes. The next worker replays it with the flight service
+down: the flight step gives up, and the trip must still give back what the lost task booked
+(tests/orchestrator/test_lost_task.py shows the same with scripted services, deterministically).
 """
 
 from __future__ import annotations
