@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -29,6 +31,7 @@ from scripts.stack import Stack, StackOptions, StackPorts
 from scripts.stack_scale import Scale, instance_names
 from tests.orchestrator.trips import TripRequests
 from tests.support import postgres
+from tests.support.processes import ROOT
 from tests.support.waiting import wait_for
 
 pytestmark = [pytest.mark.temporal, pytest.mark.postgres]
@@ -221,3 +224,18 @@ def api_calls(stack: Stack, name: str) -> bool:
     assert stack.options.log_dir is not None
     log: Path = stack.options.log_dir / f"{name}.log"
     return log.exists() and "BookTrip" in log.read_text(errors="replace")
+
+
+async def test_the_worker_probe_sees_this_hosts_workers(stack: Stack) -> None:
+    """`python -m orchestrator.worker_probe` (the worker's container probe) asks Temporal for pollers."""
+    env = {**os.environ, **stack.child_env()}
+
+    async def probe(task_queue: str) -> int:
+        process = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "orchestrator.worker_probe", "--timeout", "20",
+            env={**env, "TRIP_TASK_QUEUE": task_queue}, cwd=ROOT, stdout=asyncio.subprocess.DEVNULL,
+        )  # fmt: skip
+        return await asyncio.wait_for(process.wait(), 60)
+
+    assert await probe(stack.options.task_queue) == 0
+    assert await probe("a-queue-nobody-polls") == 1
