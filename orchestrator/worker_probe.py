@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -55,9 +56,13 @@ def main(argv: Sequence[str] | None = None) -> None:
         found = asyncio.run(polling_here(timedelta(seconds=args.max_age), args.host, args.timeout))
     except Exception as err:  # Temporal unreachable: unhealthy, with the reason
         print(f"worker probe: {err}")
-        sys.exit(1)
-    print(f"pollers on {args.host}: {', '.join(found) or 'none'}")
-    sys.exit(0 if found else 1)
+        found = []
+    else:
+        print(f"pollers on {args.host}: {', '.join(found) or 'none'}")
+    sys.stdout.flush()
+    # os._exit, not sys.exit: interpreter shutdown with the SDK's core threads still running can abort
+    # (SIGABRT, "PyGILState_Release"), which a health check would read as a failure.
+    os._exit(0 if found else 1)
 
 
 if __name__ == "__main__":
