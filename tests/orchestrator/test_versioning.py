@@ -39,7 +39,10 @@ async def versioning(stack: Stack, trip_id: str) -> tuple[str, int]:
 async def test_a_trip_runs_auto_upgrade_and_moves_to_the_new_version(stack: Stack) -> None:
     request = book_request()
     reply = await assert_confirmed(stack, request)
-    assert await versioning(stack, reply.trip_id) == ("v1", VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE)
+    assert await versioning(stack, reply.trip_id) == (
+        "v1",
+        VersioningBehavior.VERSIONING_BEHAVIOR_AUTO_UPGRADE,
+    )
 
     # Rolling upgrade: v1 stops, v2 starts and makes itself current.
     stack.processes["worker"].stop()
