@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install protos lint test test-fast up demo bench clean
+.PHONY: help install protos lint test test-fast up demo bench clean deploy-tools
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,7 @@ lint: $(STAMP) ## ruff, ruff format, mypy and buf lint
 	$(VENV)/bin/mypy
 	$(VENV)/bin/buf lint
 
-test: $(STAMP) ## The whole suite: starts its own Temporal and services; needs PostgreSQL at 127.0.0.1:5432 (ALLOW_NO_POSTGRES=1 skips those tests)
+test: $(STAMP) deploy-tools ## The whole suite: starts its own Temporal and services; needs PostgreSQL at 127.0.0.1:5432 (ALLOW_NO_POSTGRES=1 skips those tests)
 	$(VENV)/bin/pytest
 
 test-fast: $(STAMP) ## The tests that need neither a Temporal server nor PostgreSQL
@@ -40,6 +40,11 @@ demo: $(STAMP) ## Book a confirmed trip and a compensated one, print both
 
 bench: $(STAMP) ## BookTrip against the direct baseline, side by side
 	$(PY) -m scripts.bench
+
+deploy-tools: ## Debian's docker-compose, which validates deploy/compose.yaml offline (its test skips without it)
+	@command -v docker-compose >/dev/null || { [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null \
+	  && apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends docker-compose; } \
+	  || echo "deploy-tools: docker-compose is not installed (needs root and apt); its check will be skipped"
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -18,6 +18,7 @@ from booking_runtime.catalog import load_catalog, read_catalog_file, seed_catalo
 from booking_runtime.config import ServiceConfig, load_service_config
 from booking_runtime.faults import FaultInterceptor
 from booking_runtime.ledger import Ledger
+from booking_runtime.migrations import upgrade
 from booking_runtime.server import ServerSpec, run, run_server
 from booking_runtime.storage import Database
 from booking_runtime.tables import metadata
@@ -43,17 +44,25 @@ class BookingServiceDef:
     id_prefix: str  # booking ids look like "FL-3F2A9C1B7D4E"
     unit_name: str  # "seats", "rooms", "cabs": used in messages
     register: Callable[[grpc.aio.Server, BookingApp], None]
+    migrations: Path  # the service's alembic revisions, applied at start-up
 
 
 async def open_app(definition: BookingServiceDef, db_target: str) -> BookingApp:
-    """Open the database, create the schema and seed the catalog if needed, load the catalog."""
+    """Open the database, migrate its schema to the newest revision, seed the catalog, load it.
+
+    Migrations run at every start, inside the transaction that holds the schema's lock (see
+    booking_runtime.migrations), so there is no separate migrate step to forget.
+    """
     db = Database(db_target, schema=definition.name)
     items = read_catalog_file(definition.catalog_file, definition.catalog_key)
 
     def seed(conn: sa.Connection) -> None:
         seed_catalog(db, conn, items, definition.catalog_key)
 
-    await db.create_schema(metadata, seed)
+    def migrate(conn: sa.Connection) -> None:
+        upgrade(conn, definition.migrations, db.schema if db.postgres else None)
+
+    await db.create_schema(metadata, seed, migrate)
     return BookingApp(
         db=db,
         ledger=Ledger(db, definition.id_prefix, definition.unit_name),

@@ -291,16 +291,25 @@ class Database:
             yield conn
 
     async def create_schema(
-        self, metadata: sa.MetaData, seed: Callable[[sa.Connection], None] | None = None
+        self,
+        metadata: sa.MetaData,
+        seed: Callable[[sa.Connection], None] | None = None,
+        migrate: Callable[[sa.Connection], None] | None = None,
     ) -> None:
-        """Create tables (and the PG schema) if missing, then run `seed`; safe when replicas start at once."""
+        """Create tables (and the PG schema) if missing, then run `seed`; safe when replicas start at once.
+
+        With `migrate` (the services' alembic upgrade) the tables come from it instead of `create_all`.
+        """
 
         def create(conn: sa.Connection) -> None:
             if self.postgres:
                 lock_id = zlib.crc32(f"tripbooking:{self.schema}".encode())
                 conn.execute(sa.text("SELECT pg_advisory_xact_lock(:id)"), {"id": lock_id})
                 conn.execute(sa.text(f'CREATE SCHEMA IF NOT EXISTS "{self.schema}"'))
-            metadata.create_all(conn)
+            if migrate is not None:
+                migrate(conn)
+            else:
+                metadata.create_all(conn)
             if seed is not None:
                 seed(conn)
 

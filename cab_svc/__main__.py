@@ -17,6 +17,7 @@ DEFINITION = BookingServiceDef(
     id_prefix="CB",
     unit_name="cabs",
     register=register,
+    migrations=Path(__file__).with_name("migrations"),
 )
 
 

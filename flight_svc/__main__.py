@@ -17,6 +17,7 @@ DEFINITION = BookingServiceDef(
     id_prefix="FL",
     unit_name="seats",
     register=register,
+    migrations=Path(__file__).with_name("migrations"),
 )
 
 

@@ -17,6 +17,7 @@ DEFINITION = BookingServiceDef(
     id_prefix="HT",
     unit_name="rooms",
     register=register,
+    migrations=Path(__file__).with_name("migrations"),
 )
 
 

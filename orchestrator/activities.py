@@ -1,6 +1,7 @@
 """The saga's steps: one gRPC call each to the flight, hotel or cab service.
 
-One `BookingActivities` object per worker holds one grpc.aio channel per service, reused by every call
+One `BookingActivities` object per worker holds one grpc.aio channel per service (over all its replicas),
+reused by every call
 (opening a channel per call would cost a TCP and HTTP/2 handshake each time). A failed call becomes an
 ApplicationError whose `type` is the gRPC code name and whose message carries the ErrorInfo reason; the
 workflow decides with orchestrator.retry whether to try again.
@@ -19,6 +20,8 @@ from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 
+from orchestrator.channels import CHANNEL_OPTIONS as CHANNEL_OPTIONS  # re-exported for the tests
+from orchestrator.channels import open_channel
 from orchestrator.models import (
     ACTIVITY_NAMES,
     BookFlightInput,
@@ -30,13 +33,6 @@ from orchestrator.models import (
 
 T = TypeVar("T")
 
-# Reconnect quickly once a service is back: the default backoff grows to two minutes.
-CHANNEL_OPTIONS = [
-    ("grpc.initial_reconnect_backoff_ms", 200),
-    ("grpc.min_reconnect_backoff_ms", 200),
-    ("grpc.max_reconnect_backoff_ms", 2000),
-    ("grpc.keepalive_time_ms", 30000),
-]
 # The gRPC deadline is this share of the activity's start_to_close, so the service's own answer
 # (DEADLINE_EXCEEDED) usually arrives before the activity times out.
 DEADLINE_SHARE = 0.9
@@ -47,10 +43,8 @@ class BookingActivities:
     """The six activities; create once per worker, `await close()` on shutdown."""
 
     def __init__(self, flight_addr: str, hotel_addr: str, cab_addr: str) -> None:
-        self._channels = [
-            grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
-            for address in (flight_addr, hotel_addr, cab_addr)
-        ]
+        # Each address may list several replicas (orchestrator.channels: round-robin, failover).
+        self._channels = [open_channel(address) for address in (flight_addr, hotel_addr, cab_addr)]
         self._flight = flight_pb2_grpc.FlightServiceStub(self._channels[0])
         self._hotel = hotel_pb2_grpc.HotelServiceStub(self._channels[1])
         self._cab = cab_pb2_grpc.CabServiceStub(self._channels[2])

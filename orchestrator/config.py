@@ -37,6 +37,9 @@ class Settings:
     temporal_tls_ca: str
     temporal_api_key: str
     metrics_addr: str
+    worker_build_id: str
+    worker_deployment: str
+    worker_promote: bool
 
     @property
     def temporal_security(self) -> TemporalSecurity:
@@ -130,6 +133,23 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "",
         str,
         "serve the Temporal SDK's Prometheus metrics on host:port (/metrics); empty: off",
+    ),
+    # Worker Deployment versioning (orchestrator/versioning.py); off without a build id.
+    (
+        "--worker-build-id",
+        "TRIP_WORKER_BUILD_ID",
+        "",
+        str,
+        "build id of this worker's version; empty: unversioned",
+    ),
+    ("--worker-deployment", "TRIP_WORKER_DEPLOYMENT", "trip-booking", str, "Worker Deployment name"),
+    (
+        "--worker-promote",
+        "TRIP_WORKER_PROMOTE",
+        "on",
+        _on_off,
+        "with a build id: make this version the deployment's current one at start-up "
+        "(off: the operator does)",
     ),
 ]
 

@@ -13,13 +13,20 @@ from datetime import timedelta
 from typing import Any
 
 from temporalio.client import Client
-from temporalio.worker import Interceptor, UnsandboxedWorkflowRunner, Worker, WorkflowRunner
+from temporalio.worker import (
+    Interceptor,
+    UnsandboxedWorkflowRunner,
+    Worker,
+    WorkerDeploymentConfig,
+    WorkflowRunner,
+)
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from booking_runtime.server import log_event, run
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
 from orchestrator.temporal_client import connect_and_prepare
+from orchestrator.versioning import deployment_config, make_current
 from orchestrator.workflows import TripWorkflow
 
 
@@ -48,6 +55,7 @@ def build_worker(
     max_cached_workflows: int = 100,
     sandboxed: bool = True,
     interceptors: Sequence[Interceptor] = (),
+    deployment: WorkerDeploymentConfig | None = None,
 ) -> Worker:
     """The worker as production runs it; tests pass fake activities registered under the same names."""
     return Worker(
@@ -63,6 +71,7 @@ def build_worker(
         graceful_shutdown_timeout=timedelta(seconds=10),
         # A crashed worker's trips move to another worker after this long (SDK default 10 s).
         sticky_queue_schedule_to_start_timeout=timedelta(seconds=5),
+        deployment_config=deployment,  # None: unversioned (orchestrator/versioning.py)
     )
 
 
@@ -71,6 +80,7 @@ async def serve(settings: Settings) -> None:
     if added:
         log_event("worker", "search_attributes_added", names=added)
     activities = BookingActivities(settings.flight_addr, settings.hotel_addr, settings.cab_addr)
+    versioned = deployment_config(settings.worker_deployment, settings.worker_build_id)
     worker = build_worker(
         client,
         settings.task_queue,
@@ -79,6 +89,7 @@ async def serve(settings: Settings) -> None:
         max_concurrent_local_activities=settings.max_concurrent_local_activities,
         max_cached_workflows=settings.max_cached_workflows,
         sandboxed=settings.workflow_sandbox,
+        deployment=versioned,
     )
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -92,7 +103,11 @@ async def serve(settings: Settings) -> None:
                 task_queue=settings.task_queue,
                 namespace=settings.namespace,
                 workflow_sandbox=settings.workflow_sandbox,
+                **({"version": versioned.version.to_canonical_string()} if versioned else {}),
             )
+            if versioned is not None and settings.worker_promote:
+                await make_current(client, versioned.version)
+                log_event("worker", "current_version", version=versioned.version.to_canonical_string())
             await stop.wait()
             log_event("worker", "draining")
     finally:

@@ -9,6 +9,7 @@ for the demo, the benchmark and tests, on any ports.
 
     python -m scripts.stack                         # everything, state in var/
     python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
+    python -m scripts.stack --replicas 2 --workers 2 --apis 2   # scaled out (scripts/stack_scale.py)
 """
 
 from __future__ import annotations
@@ -27,6 +28,15 @@ from typing import Literal, TextIO, TypeVar
 
 from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
 from scripts.stack_process import ChildProcess
+from scripts.stack_scale import (
+    DEFAULT_POSTGRES_DSN,
+    PORT_STEP,
+    Scale,
+    ensure_database,
+    instance_names,
+    instance_ports,
+    parse_replicas,
+)
 from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 
 SERVICES = ("flight", "hotel", "cab")
@@ -61,12 +71,13 @@ class StackPorts:
     flight: int = 50051
     hotel: int = 50052
     cab: int = 50053
+    step: int | None = PORT_STEP  # further replicas: this many ports apart; None: free ports
 
     @classmethod
     def free(cls, ui: bool = False) -> StackPorts:
         """Fresh ports, so a test or benchmark never collides with `make up`."""
         return cls(
-            free_port(), free_port() if ui else None, free_port(), free_port(), free_port(), free_port()
+            free_port(), free_port() if ui else None, free_port(), free_port(), free_port(), free_port(), None
         )
 
 
@@ -87,6 +98,8 @@ class StackOptions:
     use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
     worker_args: list[str] = field(default_factory=list)  # extra flags for orchestrator.worker
     ready_timeout: float = 90.0
+    scale: Scale = field(default_factory=Scale)  # replicas per service, workers, APIs
+    postgres_dsn: str | None = None  # database of services with several replicas (and no *_DB DSN)
 
 
 class Stack:
@@ -96,12 +109,27 @@ class Stack:
         self.options = options
         self.children: list[ChildProcess] = []
         self.temporal_address = self._temporal_address()
+        ports = options.ports
+        self.instances: dict[str, list[tuple[str, str]]] = {
+            part: list(
+                zip(
+                    instance_names(part, options.scale.count(part)),
+                    (f"localhost:{p}" for p in instance_ports(first, options.scale.count(part), ports.step)),
+                    strict=True,
+                )
+            )
+            for part, first in (("api", ports.api), *((name, getattr(ports, name)) for name in SERVICES))
+        }
 
     def _temporal_address(self) -> str:
         opts = self.options
         if opts.temporal == "external":
             return opts.temporal_address or os.environ.get("TEMPORAL_ADDRESS", "localhost:7233")
         return f"127.0.0.1:{opts.ports.temporal}"
+
+    def instance_addresses(self, part: str) -> list[str]:
+        """Every replica's address of "api", "flight", "hotel" or "cab" (`addresses` has the first)."""
+        return [address for _, address in self.instances[part]]
 
     @property
     def addresses(self) -> dict[str, str]:
@@ -136,9 +164,14 @@ class Stack:
         }
         for name in SERVICES:
             key = name.upper()
-            env[f"{key}_SVC_ADDR"] = self.addresses[name]
+            # Every replica: the worker spreads its calls over them (orchestrator.channels).
+            env[f"{key}_SVC_ADDR"] = ",".join(self.instance_addresses(name))
             db = os.environ.get(f"{key}_DB") if opts.use_env_dbs else None
             env[f"{key}_DB"] = db or str(opts.state_dir / f"{name}.db")
+            if opts.scale.replicas(name) > 1 and not env[f"{key}_DB"].startswith("postgres"):
+                if opts.postgres_dsn is None:
+                    raise ValueError(f"{opts.scale.replicas(name)} {name} replicas need a PostgreSQL DSN")
+                env[f"{key}_DB"] = opts.postgres_dsn  # replicas share one database (schema per service)
         return {**env, **opts.env}
 
     def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
@@ -188,22 +221,34 @@ class Stack:
             )
         else:
             client = await wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout)
+        env = self.child_env()
+        if opts.postgres_dsn is not None and opts.postgres_dsn in env.values():
+            await ensure_database(opts.postgres_dsn)
+        await asyncio.gather(
+            *(self._start_serving(name, f"{name}_svc", f"{name.upper()}_SVC_ADDR") for name in SERVICES)
+        )
+        for name in instance_names("worker", opts.scale.workers):
+            worker = self._child(name, [sys.executable, "-m", "orchestrator.worker", *opts.worker_args])
+            await self._start_ready(
+                worker,
+                lambda worker=worker: wait_for_pollers(
+                    client, opts.task_queue, worker.pid, opts.ready_timeout
+                ),  # type: ignore[misc]
+            )
+        await self._start_serving("api", "orchestrator.server", "ORCHESTRATOR_ADDR")
+
+    async def _start_serving(self, part: str, module: str, variable: str) -> None:
+        """Every replica of a gRPC server `part`, each told its own address in `variable`."""
         await asyncio.gather(
             *(
                 self._start_ready(
-                    self._child(name, [sys.executable, "-m", f"{name}_svc"]),
-                    lambda name=name: wait_grpc_serving(self.addresses[name], opts.ready_timeout),  # type: ignore[misc]
+                    self._child(
+                        name, [sys.executable, "-m", module], env={**self.child_env(), variable: address}
+                    ),
+                    lambda address=address: wait_grpc_serving(address, self.options.ready_timeout),  # type: ignore[misc]
                 )
-                for name in SERVICES
+                for name, address in self.instances[part]
             )
-        )
-        worker = self._child("worker", [sys.executable, "-m", "orchestrator.worker", *opts.worker_args])
-        await self._start_ready(
-            worker, lambda: wait_for_pollers(client, opts.task_queue, worker.pid, opts.ready_timeout)
-        )
-        await self._start_ready(
-            self._child("api", [sys.executable, "-m", "orchestrator.server"]),
-            lambda: wait_grpc_serving(self.addresses["api"], opts.ready_timeout),
         )
 
     async def stop(self) -> dict[str, int | None]:
@@ -232,13 +277,16 @@ class Stack:
 
     def describe(self) -> str:
         """Every address a user needs, one per line."""
+        more = {part: "".join(f", {a}" for a in self.instance_addresses(part)[1:]) for part in self.instances}
         lines = [
-            f"  TripService API   {self.addresses['api']}  (grpcurl -plaintext {self.addresses['api']} list)",
-            f"  flight service    {self.addresses['flight']}",
-            f"  hotel service     {self.addresses['hotel']}",
-            f"  cab service       {self.addresses['cab']}",
+            f"  TripService API   {self.addresses['api']}  (grpcurl -plaintext {self.addresses['api']} list)"
+            + more["api"],
+            f"  flight service    {self.addresses['flight']}{more['flight']}",
+            f"  hotel service     {self.addresses['hotel']}{more['hotel']}",
+            f"  cab service       {self.addresses['cab']}{more['cab']}",
             f"  Temporal          {self.temporal_address}   namespace {self.options.namespace}, "
-            f"task queue {self.options.task_queue}",
+            f"task queue {self.options.task_queue}"
+            + (f", {self.options.scale.workers} workers" if self.options.scale.workers > 1 else ""),
         ]
         if self.ui_url:
             lines.append(f"  Temporal Web UI   {self.ui_url}")
@@ -265,6 +313,32 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--state-dir", type=Path, default=ROOT / "var", help="databases (default var/)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each child's log here")
+    scale = parser.add_argument_group("scale-out (scripts/stack_scale.py)")
+    scale.add_argument(
+        "--replicas",
+        type=parse_replicas,
+        default=parse_replicas(os.environ.get("STACK_REPLICAS", "1")),
+        help="replicas per booking service: N, or flight=N,hotel=N,cab=N; more than one runs the "
+        "service on PostgreSQL [env STACK_REPLICAS]",
+    )
+    scale.add_argument(
+        "--workers",
+        type=int,
+        default=int(os.environ.get("STACK_WORKERS", "1")),
+        help="workers [env STACK_WORKERS]",
+    )
+    scale.add_argument(
+        "--apis",
+        type=int,
+        default=int(os.environ.get("STACK_APIS", "1")),
+        help="API servers [env STACK_APIS]",
+    )
+    scale.add_argument(
+        "--postgres-dsn",
+        default=os.environ.get("STACK_POSTGRES_DSN", DEFAULT_POSTGRES_DSN),
+        help="database (created if missing) of services with several replicas, unless their *_DB is "
+        f"a DSN (default {DEFAULT_POSTGRES_DSN}) [env STACK_POSTGRES_DSN]",
+    )
     return parser.parse_args(argv)
 
 
@@ -309,6 +383,8 @@ async def run_foreground(args: argparse.Namespace) -> int:
         echo=sys.stdout,
         log_dir=args.log_dir,
         use_env_dbs=True,
+        scale=Scale(**args.replicas, workers=args.workers, apis=args.apis),
+        postgres_dsn=args.postgres_dsn,
     )
     stack = Stack(options)
     stopping = asyncio.Event()

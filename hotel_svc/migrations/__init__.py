@@ -1,0 +1,1 @@
+"""Alembic revisions of the hotel service's schema (run at start-up by booking_runtime.migrations)."""

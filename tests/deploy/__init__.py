@@ -1,0 +1,1 @@
+"""Checks of the deploy path (Dockerfile, deploy/) that run without containers."""
