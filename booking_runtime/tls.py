@@ -100,13 +100,17 @@ def add_port(server: grpc.aio.Server, address: str, settings: TlsSettings | None
 
 
 def aio_channel(
-    target: str, options: ChannelOptions | None = None, settings: TlsSettings | None = None
+    target: str,
+    options: ChannelOptions | None = None,
+    settings: TlsSettings | None = None,
+    interceptors: Sequence[grpc.aio.ClientInterceptor] | None = None,
 ) -> grpc.aio.Channel:
     """A grpc.aio channel to `target`: TLS when `TRIP_TLS_CA` is set, else plaintext."""
     settings = TlsSettings.from_env() if settings is None else settings
     if not settings.client_enabled:
-        return grpc.aio.insecure_channel(target, options=options)
-    return grpc.aio.secure_channel(target, settings.channel_credentials(), options=options)
+        return grpc.aio.insecure_channel(target, options=options, interceptors=interceptors)
+    credentials = settings.channel_credentials()
+    return grpc.aio.secure_channel(target, credentials, options=options, interceptors=interceptors)
 
 
 def sync_channel(

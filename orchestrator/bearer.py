@@ -43,3 +43,34 @@ class BearerToken(grpc.UnaryUnaryClientInterceptor, grpc.UnaryStreamClientInterc
 def metadata(token: str) -> tuple[tuple[str, str], ...]:
     """Per-call metadata for grpc.aio stubs: `stub.BookTrip(request, metadata=bearer.metadata(t))`."""
     return (("authorization", f"Bearer {token}"),) if token else ()
+
+
+class AioBearerToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
+    """The grpc.aio twin: `tls.aio_channel(target, interceptors=aio_interceptors(token))`."""
+
+    def __init__(self, token: str) -> None:
+        self._token = token
+
+    def _details(self, details: Any) -> grpc.aio.ClientCallDetails:
+        return grpc.aio.ClientCallDetails(
+            details.method,
+            details.timeout,
+            grpc.aio.Metadata(*_with_token(details.metadata, self._token)),
+            details.credentials,
+            details.wait_for_ready,
+        )
+
+    async def intercept_unary_unary(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return await continuation(self._details(details), request)
+
+    async def intercept_unary_stream(
+        self, continuation: Callable[..., Any], details: Any, request: Any
+    ) -> Any:
+        return await continuation(self._details(details), request)
+
+
+def aio_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
+    """[AioBearerToken(token)] when there is a token, else [] (nothing on the call path)."""
+    return [AioBearerToken(token)] if token else []  # type: ignore[list-item]

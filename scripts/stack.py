@@ -9,6 +9,7 @@ for the demo, the benchmark and tests, on any ports.
 
     python -m scripts.stack                         # everything, state in var/
     python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
+    python -m scripts.stack --secure                # mutual TLS, JWT, payload codec (docs/security.md)
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import Literal, TextIO, TypeVar
 
 from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
 from scripts.stack_process import ChildProcess
+from scripts.stack_secure import DEFAULT_CODEC_PORT, SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 
 SERVICES = ("flight", "hotel", "cab")
@@ -87,6 +89,8 @@ class StackOptions:
     use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
     worker_args: list[str] = field(default_factory=list)  # extra flags for orchestrator.worker
     ready_timeout: float = 90.0
+    secure: bool = False  # STACK_SECURE=1: mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS, codec server
+    codec_port: int = DEFAULT_CODEC_PORT
 
 
 class Stack:
@@ -96,6 +100,7 @@ class Stack:
         self.options = options
         self.children: list[ChildProcess] = []
         self.temporal_address = self._temporal_address()
+        self.secure: SecureStackParts | None = None  # made at start (state_dir must exist)
 
     def _temporal_address(self) -> str:
         opts = self.options
@@ -139,7 +144,8 @@ class Stack:
             env[f"{key}_SVC_ADDR"] = self.addresses[name]
             db = os.environ.get(f"{key}_DB") if opts.use_env_dbs else None
             env[f"{key}_DB"] = db or str(opts.state_dir / f"{name}.db")
-        return {**env, **opts.env}
+        secure = self.secure.env() if self.secure is not None else {}
+        return {**env, **secure, **opts.env}
 
     def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         opts = self.options
@@ -174,6 +180,14 @@ class Stack:
     async def _start_all(self) -> None:
         opts = self.options
         opts.state_dir.mkdir(parents=True, exist_ok=True)
+        probe_tls = None
+        if opts.secure:
+            self.secure = SecureStackParts(opts.state_dir, opts.codec_port)
+            probe_tls = self.secure.probe_tls()
+            codec_env = self.secure.codec_env(self.child_env())
+            argv = [sys.executable, "-m", "orchestrator.codec_server"]
+            self.children.append(self._child("codec", argv, env=codec_env))
+            await self.children[-1].start()
         if opts.temporal == "dev":
             server = opts.server or TemporalDevServer()
             server.port = opts.ports.temporal
@@ -182,6 +196,8 @@ class Stack:
             server.search_attributes = {**trip_search_attributes(), **server.search_attributes}
             if server.db_filename is None:
                 server.db_filename = opts.state_dir / "temporal.db"
+            if self.secure is not None:
+                server.ui_codec_endpoint = self.secure.codec_url
             client = await self._start_ready(
                 self._child("temporal", server.argv(), env=server.env),
                 lambda: wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout),
@@ -192,7 +208,9 @@ class Stack:
             *(
                 self._start_ready(
                     self._child(name, [sys.executable, "-m", f"{name}_svc"]),
-                    lambda name=name: wait_grpc_serving(self.addresses[name], opts.ready_timeout),  # type: ignore[misc]
+                    lambda name=name: wait_grpc_serving(  # type: ignore[misc]
+                        self.addresses[name], opts.ready_timeout, tls_settings=probe_tls
+                    ),
                 )
                 for name in SERVICES
             )
@@ -203,7 +221,7 @@ class Stack:
         )
         await self._start_ready(
             self._child("api", [sys.executable, "-m", "orchestrator.server"]),
-            lambda: wait_grpc_serving(self.addresses["api"], opts.ready_timeout),
+            lambda: wait_grpc_serving(self.addresses["api"], opts.ready_timeout, tls_settings=probe_tls),
         )
 
     async def stop(self) -> dict[str, int | None]:
@@ -233,7 +251,8 @@ class Stack:
     def describe(self) -> str:
         """Every address a user needs, one per line."""
         lines = [
-            f"  TripService API   {self.addresses['api']}  (grpcurl -plaintext {self.addresses['api']} list)",
+            f"  TripService API   {self.addresses['api']}"
+            + ("  (TLS, below)" if self.secure else f"  (grpcurl -plaintext {self.addresses['api']} list)"),
             f"  flight service    {self.addresses['flight']}",
             f"  hotel service     {self.addresses['hotel']}",
             f"  cab service       {self.addresses['cab']}",
@@ -242,6 +261,8 @@ class Stack:
         ]
         if self.ui_url:
             lines.append(f"  Temporal Web UI   {self.ui_url}")
+        if self.secure is not None:
+            lines += self.secure.describe(self.addresses["api"])
         return "\n".join(lines)
 
 
@@ -265,6 +286,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--state-dir", type=Path, default=ROOT / "var", help="databases (default var/)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each child's log here")
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        default=os.environ.get("STACK_SECURE", "") not in ("", "0"),
+        help="mutual TLS, JWT callers, encrypted payloads, codec server [env STACK_SECURE=1]",
+    )
     return parser.parse_args(argv)
 
 
@@ -309,6 +336,8 @@ async def run_foreground(args: argparse.Namespace) -> int:
         echo=sys.stdout,
         log_dir=args.log_dir,
         use_env_dbs=True,
+        secure=args.secure,
+        codec_port=_port_of(os.environ.get("TRIP_CODEC_ADDR", f"localhost:{DEFAULT_CODEC_PORT}")),
     )
     stack = Stack(options)
     stopping = asyncio.Event()
