@@ -118,7 +118,8 @@ async def test_the_whole_saga_confirms_with_mutual_tls_tokens_and_the_codec(
     watched = trips.WatchTrip(
         trip_pb2.WatchTripRequest(trip_id=confirmed_trip.trip_id), timeout=15, metadata=mine
     )
-    assert (await watched.read()).trip_id == confirmed_trip.trip_id
+    first = await watched.read()
+    assert isinstance(first, trip_pb2.Trip) and first.trip_id == confirmed_trip.trip_id
     watched.cancel()
 
     async def listed(customer: str) -> list[str] | None:
