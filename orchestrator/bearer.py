@@ -45,9 +45,7 @@ def metadata(token: str) -> tuple[tuple[str, str], ...]:
     return (("authorization", f"Bearer {token}"),) if token else ()
 
 
-class AioBearerToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamClientInterceptor):
-    """The grpc.aio twin: `tls.aio_channel(target, interceptors=aio_interceptors(token))`."""
-
+class _AioBearer:
     def __init__(self, token: str) -> None:
         self._token = token
 
@@ -60,11 +58,15 @@ class AioBearerToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamC
             details.wait_for_ready,
         )
 
+
+class AioUnaryBearer(_AioBearer, grpc.aio.UnaryUnaryClientInterceptor):
     async def intercept_unary_unary(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
         return await continuation(self._details(details), request)
 
+
+class AioStreamBearer(_AioBearer, grpc.aio.UnaryStreamClientInterceptor):
     async def intercept_unary_stream(
         self, continuation: Callable[..., Any], details: Any, request: Any
     ) -> Any:
@@ -72,5 +74,8 @@ class AioBearerToken(grpc.aio.UnaryUnaryClientInterceptor, grpc.aio.UnaryStreamC
 
 
 def aio_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
-    """[AioBearerToken(token)] when there is a token, else [] (nothing on the call path)."""
-    return [AioBearerToken(token)] if token else []  # type: ignore[list-item]
+    """The grpc.aio twins of BearerToken, one per call shape (a grpc.aio channel files each interceptor
+    under its first matching shape only), or [] without a token: nothing on the call path."""
+    if not token:
+        return []
+    return [AioUnaryBearer(token), AioStreamBearer(token)]  # type: ignore[list-item]

@@ -10,12 +10,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import grpc
 import jwt
 import pytest
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from orchestrator.auth import AuthConfigError, Caller, JwtVerifier, Unauthenticated, interceptors_from_env
+from orchestrator.bearer import aio_interceptors
 
 SECRET = "s" * 40
 
@@ -133,3 +135,11 @@ def test_a_bad_configuration_stops_the_process(env: dict[str, str]) -> None:
 def test_no_interceptor_is_installed_when_auth_is_off(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("TRIP_AUTH", raising=False)
     assert interceptors_from_env(None, None) == []  # type: ignore[arg-type]
+
+
+def test_a_grpc_aio_client_sends_the_token_on_unary_and_streaming_calls() -> None:
+    # A grpc.aio channel files each interceptor under its first matching shape only: one object per shape.
+    unary, stream = aio_interceptors("t")
+    assert isinstance(unary, grpc.aio.UnaryUnaryClientInterceptor)
+    assert isinstance(stream, grpc.aio.UnaryStreamClientInterceptor)
+    assert aio_interceptors("") == []
