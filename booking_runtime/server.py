@@ -22,6 +22,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
+from booking_runtime import tls
 from booking_runtime.call_log import CallInterceptor, CallTracker, call_lines, configure_logging
 
 log = logging.getLogger("booking_runtime.server")
@@ -78,13 +79,14 @@ class RunningServer:
         reflection.enable_server_reflection(
             [*spec.service_names, HEALTH_SERVICE, reflection.SERVICE_NAME], self.server
         )
-        self.port = self.server.add_insecure_port(spec.address)
+        self.port = tls.add_port(self.server, spec.address)  # TLS when TRIP_TLS_CERT is set
         if self.port == 0:
             raise OSError(f"{spec.name}: cannot listen on {spec.address}")
         await self.server.start()
         for service in ("", *spec.service_names):
             await self.health.set(service, health_pb2.HealthCheckResponse.SERVING)
-        log_event(spec.name, "serving", address=spec.address, port=self.port)
+        secure = tls.TlsSettings.from_env().server_enabled
+        log_event(spec.name, "serving", address=spec.address, port=self.port, tls=secure)
 
     async def drain_and_stop(self) -> None:
         """NOT_SERVING, refuse new business calls, let in-flight ones finish within grace, stop."""

@@ -10,8 +10,8 @@ channel opens. Where replicas come and go (Kubernetes, compose with `deploy.repl
 `dns:///name:port` target instead: gRPC then resolves the name itself, re-resolves on failures, and
 round-robins over every address it returns (a headless Service in Kubernetes).
 
-TLS credentials and client interceptors are for the branches that add them: they extend
-`open_channel`, so that every booking-service channel gets them in one place.
+TLS (booking_runtime.tls, when TRIP_TLS_CA is set) is added here too, so that every booking-service
+channel gets it in one place; a list's certificates are checked against the first address's host.
 """
 
 from __future__ import annotations
@@ -22,6 +22,8 @@ import socket
 from collections.abc import Sequence
 
 import grpc
+
+from booking_runtime import tls
 
 # Reconnect quickly once a service is back: the default backoff grows to two minutes.
 CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
@@ -88,9 +90,12 @@ def channel_target(addresses: str) -> tuple[str, list[tuple[str, int | str]]]:
     if len(parts) == 1 and "://" not in parts[0] and not parts[0].startswith(("ipv4:", "ipv6:")):
         return parts[0], list(CHANNEL_OPTIONS)  # one replica: the channel as it always was
     target = parts[0] if len(parts) == 1 else static_target(parts)
-    # The list decides, not a service config a DNS TXT record might carry.
+    # The list decides, not a service config a DNS TXT record might carry. An `ipv4:` target has no
+    # host name: the first address names the authority (and the name TLS verifies).
+    authority = [("grpc.default_authority", parts[0])] if len(parts) > 1 else []
     return target, [
         *CHANNEL_OPTIONS,
+        *authority,
         ("grpc.service_config", ROUND_ROBIN),
         ("grpc.service_config_disable_resolution", 1),
     ]
@@ -99,4 +104,4 @@ def channel_target(addresses: str) -> tuple[str, list[tuple[str, int | str]]]:
 def open_channel(addresses: str) -> grpc.aio.Channel:
     """A channel to one booking service: one `host:port`, several comma-separated, or a `dns:///` target."""
     target, options = channel_target(addresses)
-    return grpc.aio.insecure_channel(target, options=options)
+    return tls.aio_channel(target, options=options)  # TLS when TRIP_TLS_CA is set

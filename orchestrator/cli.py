@@ -8,6 +8,8 @@
     tripctl cancel trip-r1 --reason "plans changed"
 
 A thin client of TripService: it talks to ORCHESTRATOR_ADDR (or --address) and nothing else.
+Against a secured API: `--ca` (TLS; `--cert`/`--key` for mutual TLS) and `--token` (a JWT), or
+TRIP_TLS_CA, TRIP_TLS_CERT, TRIP_TLS_KEY and TRIP_TOKEN.
 """
 
 from __future__ import annotations
@@ -22,6 +24,9 @@ import grpc
 from google.protobuf import json_format
 from google.protobuf.message import Message
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
+
+from booking_runtime import tls
+from orchestrator.bearer import BearerToken
 
 
 def _print(message: Message) -> None:
@@ -38,6 +43,19 @@ def _parser() -> argparse.ArgumentParser:
         help="TripService host:port (env ORCHESTRATOR_ADDR, default localhost:50050)",
     )
     parser.add_argument("--timeout", type=float, default=60.0, help="seconds to wait for an answer")
+    env = os.environ
+    parser.add_argument(
+        "--ca", default=env.get("TRIP_TLS_CA", ""), help="CA bundle (PEM): use TLS [env TRIP_TLS_CA]"
+    )
+    parser.add_argument(
+        "--cert", default=env.get("TRIP_TLS_CERT", ""), help="client cert (PEM) [env TRIP_TLS_CERT]"
+    )
+    parser.add_argument(
+        "--key", default=env.get("TRIP_TLS_KEY", ""), help="client key (PEM) [env TRIP_TLS_KEY]"
+    )
+    parser.add_argument(
+        "--token", default=env.get("TRIP_TOKEN", ""), help="JWT sent as Bearer [env TRIP_TOKEN]"
+    )
     commands = parser.add_subparsers(dest="command", required=True)
 
     book = commands.add_parser("book", help="book a trip (flight, hotel, cab)")
@@ -119,9 +137,17 @@ def _run(args: argparse.Namespace, stub: trip_pb2_grpc.TripServiceStub) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
-    with grpc.insecure_channel(args.address) as channel:
+    try:
+        settings = tls.TlsSettings(args.cert, args.key, args.ca)
+        settings.check()
+        channel = tls.sync_channel(args.address, settings=settings)
+    except tls.TlsConfigError as err:
+        print(f"tripctl: {err}", file=sys.stderr)
+        return 2
+    with channel:
+        calls = grpc.intercept_channel(channel, BearerToken(args.token)) if args.token else channel
         try:
-            _run(args, trip_pb2_grpc.TripServiceStub(channel))
+            _run(args, trip_pb2_grpc.TripServiceStub(calls))
         except grpc.RpcError as err:
             code = err.code().name if hasattr(err, "code") else "UNKNOWN"
             details = err.details() if hasattr(err, "details") else str(err)

@@ -12,8 +12,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from orchestrator.temporal_client import TemporalSecurity
-
 
 @dataclass(frozen=True)
 class Settings:
@@ -31,7 +29,7 @@ class Settings:
     connect_timeout_seconds: float
     max_cached_workflows: int
     workflow_sandbox: bool
-    temporal_tls: bool
+    temporal_tls: str
     temporal_tls_cert: str
     temporal_tls_key: str
     temporal_tls_ca: str
@@ -40,16 +38,6 @@ class Settings:
     worker_build_id: str
     worker_deployment: str
     worker_promote: bool
-
-    @property
-    def temporal_security(self) -> TemporalSecurity:
-        return TemporalSecurity(
-            tls=self.temporal_tls,
-            client_cert=self.temporal_tls_cert,
-            client_key=self.temporal_tls_key,
-            server_ca=self.temporal_tls_ca,
-            api_key=self.temporal_api_key,
-        )
 
 
 def _on_off(value: str) -> bool:
@@ -64,8 +52,9 @@ def _on_off(value: str) -> bool:
 
 # (flag, env var, default, type, help)
 _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
-    ("--temporal-address", "TEMPORAL_ADDRESS", "localhost:7233", str, "Temporal frontend host:port"),
-    ("--namespace", "TEMPORAL_NAMESPACE", "default", str, "Temporal namespace"),
+    # Temporal: empty means TEMPORAL_PROFILE's value (temporalio.envconfig), else localhost:7233 / default.
+    ("--temporal-address", "TEMPORAL_ADDRESS", "", str, "Temporal frontend host:port"),
+    ("--namespace", "TEMPORAL_NAMESPACE", "", str, "Temporal namespace"),
     ("--task-queue", "TRIP_TASK_QUEUE", "trip-booking", str, "task queue of TripWorkflow"),
     ("--flight-addr", "FLIGHT_SVC_ADDR", "localhost:50051", str, "flight service host:port"),
     ("--hotel-addr", "HOTEL_SVC_ADDR", "localhost:50052", str, "hotel service host:port"),
@@ -122,10 +111,10 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "run workflow code in Temporal's sandbox (on) or not (off: about 40%% less worker CPU; "
         "the workflow and replay tests always run it, so CI catches non-deterministic calls)",
     ),
-    ("--temporal-tls", "TEMPORAL_TLS", "off", _on_off, "connect to Temporal over TLS (system roots)"),
-    ("--temporal-tls-cert", "TEMPORAL_TLS_CERT", "", str, "client certificate (PEM) for mutual TLS"),
-    ("--temporal-tls-key", "TEMPORAL_TLS_KEY", "", str, "client private key (PEM) for mutual TLS"),
-    ("--temporal-tls-ca", "TEMPORAL_TLS_CA", "", str, "CA certificate (PEM) of a private Temporal cluster"),
+    ("--temporal-tls", "TEMPORAL_TLS", "", str, "connect to Temporal over TLS: on/off (empty: profile's)"),
+    ("--temporal-tls-cert", "TEMPORAL_TLS_CLIENT_CERT_PATH", "", str, "client certificate (PEM), mutual TLS"),
+    ("--temporal-tls-key", "TEMPORAL_TLS_CLIENT_KEY_PATH", "", str, "client private key (PEM), mutual TLS"),
+    ("--temporal-tls-ca", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "", str, "CA (PEM) of a private Temporal"),
     ("--temporal-api-key", "TEMPORAL_API_KEY", "", str, "API key (e.g. Temporal Cloud); implies TLS"),
     (
         "--metrics-addr",

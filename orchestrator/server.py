@@ -12,6 +12,7 @@ import grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime.server import ServerSpec, log_event, run, run_server
+from orchestrator import auth, codec
 from orchestrator.config import Settings, parse_settings
 from orchestrator.servicer import TripServicer
 from orchestrator.temporal_client import connect_and_prepare
@@ -21,7 +22,8 @@ SERVICE_NAME = trip_pb2.DESCRIPTOR.services_by_name["TripService"].full_name
 
 async def serve(settings: Settings) -> None:
     # BookTrip starts trips with the search attributes set: they must exist even before a worker ran.
-    client, added = await connect_and_prepare(settings)
+    protection = codec.from_env()  # TRIP_CODEC_KEYS; None: no codec
+    client, added = await connect_and_prepare(settings, protection)
     if added:
         log_event("trip", "search_attributes_added", names=added)
     servicer = TripServicer(
@@ -29,6 +31,7 @@ async def serve(settings: Settings) -> None:
         settings.task_queue,
         step_budget_seconds=settings.step_budget_seconds,
         attempt_timeout_seconds=settings.attempt_timeout_seconds,
+        hasher=protection.hasher if protection else None,
     )
 
     def register(server: grpc.aio.Server) -> None:
@@ -36,7 +39,12 @@ async def serve(settings: Settings) -> None:
 
     await run_server(
         ServerSpec(
-            name="trip", address=settings.orchestrator_addr, service_names=[SERVICE_NAME], register=register
+            name="trip",
+            address=settings.orchestrator_addr,
+            service_names=[SERVICE_NAME],
+            register=register,
+            # TRIP_AUTH=jwt: the token check; unset: no interceptor at all.
+            interceptors=auth.interceptors_from_env(client, protection.hasher if protection else None),
         )
     )
 

@@ -31,6 +31,7 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ServiceError
 from orchestrator import convert, search_attributes, validation
+from orchestrator.codec import CustomerHasher
 from orchestrator.models import (
     AttachRequest,
     CancelRequest,
@@ -99,12 +100,14 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         step_budget_seconds: float,
         attempt_timeout_seconds: float,
         clock: Callable[[], datetime] = lambda: datetime.now(UTC),
+        hasher: CustomerHasher | None = None,
     ) -> None:
         self._client = client
         self._task_queue = task_queue
         self._step_budget_seconds = step_budget_seconds
         self._attempt_timeout_seconds = attempt_timeout_seconds
         self._now = clock  # BookTrip refuses dates before today (UTC)
+        self._hasher = hasher  # TRIP_CODEC_KEYS: TripCustomerId holds a keyed hash, not the id
 
     # --- BookTrip ----------------------------------------------------------------------------------
 
@@ -123,8 +126,12 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             # A running trip is joined; an ended one is never started again (answered from its memo).
             id_conflict_policy=WorkflowIDConflictPolicy.USE_EXISTING,
             id_reuse_policy=WorkflowIDReusePolicy.REJECT_DUPLICATE,
-            search_attributes=search_attributes.initial(trip_request.customer_id, TripStatus.BOOKING.value),
-            static_summary=f"trip {trip_request.request_id} for {trip_request.customer_id}",
+            search_attributes=search_attributes.initial(
+                self._hasher.current(trip_request.customer_id) if self._hasher else trip_request.customer_id,
+                TripStatus.BOOKING.value,
+            ),
+            static_summary=f"trip {trip_request.request_id}"
+            + ("" if self._hasher else f" for {trip_request.customer_id}"),
             task_timeout=WORKFLOW_TASK_TIMEOUT,
         )
         try:
@@ -235,7 +242,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             status = convert.status_from_proto(request.status)
         except ValueError:
             raise InvalidArgument("status", f"unknown trip status {request.status}") from None
-        query = list_query(request.customer_id, status)
+        query = list_query(request.customer_id, status, self._hasher)
         executions = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
         try:
             await executions.fetch_next_page()
@@ -303,10 +310,14 @@ def _known_trip_id(trip_id: str) -> str:
     return trip_id
 
 
-def list_query(customer_id: str, status: TripStatus | None) -> str:
+def list_query(customer_id: str, status: TripStatus | None, hasher: CustomerHasher | None = None) -> str:
     """Visibility query of ListTrips; values are quoted so input cannot change the query."""
     clauses = ["WorkflowType = 'TripWorkflow'"]
-    if customer_id:
+    if customer_id and hasher is not None:
+        # Hashed under any key, so trips indexed before a key rotation are still found.
+        values = ", ".join(_quote(value) for value in hasher.every(customer_id))
+        clauses.append(f"{search_attributes.TRIP_CUSTOMER_ID.name} IN ({values})")
+    elif customer_id:
         clauses.append(f"{search_attributes.TRIP_CUSTOMER_ID.name} = {_quote(customer_id)}")
     if status is not None:
         clauses.append(f"{search_attributes.TRIP_STATUS.name} = {_quote(status.value)}")

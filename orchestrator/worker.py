@@ -23,6 +23,7 @@ from temporalio.worker import (
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
 from booking_runtime.server import log_event, run
+from orchestrator import codec
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
 from orchestrator.temporal_client import connect_and_prepare
@@ -76,7 +77,7 @@ def build_worker(
 
 
 async def serve(settings: Settings) -> None:
-    client, added = await connect_and_prepare(settings)
+    client, added = await connect_and_prepare(settings, codec.from_env())  # TRIP_CODEC_KEYS
     if added:
         log_event("worker", "search_attributes_added", names=added)
     activities = BookingActivities(settings.flight_addr, settings.hotel_addr, settings.cab_addr)
@@ -101,7 +102,7 @@ async def serve(settings: Settings) -> None:
                 "worker",
                 "polling",
                 task_queue=settings.task_queue,
-                namespace=settings.namespace,
+                namespace=client.namespace,
                 workflow_sandbox=settings.workflow_sandbox,
                 **({"version": versioned.version.to_canonical_string()} if versioned else {}),
             )

@@ -22,16 +22,16 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 
 from orchestrator.config import parse_settings
-from orchestrator.temporal_client import connect
+from orchestrator.temporal_client import connect, connect_config
 
 
 async def polling_here(max_age: timedelta, host: str, timeout: float) -> list[str]:
     """Identities of this host's pollers seen within `max_age` on the trip task queue."""
     settings = parse_settings("python -m orchestrator.worker_probe", "", [])
-    client = await connect(settings.temporal_address, settings.namespace, timeout, settings.temporal_security)
+    client = await connect(connect_config(settings), timeout)
     reply = await client.workflow_service.describe_task_queue(
         DescribeTaskQueueRequest(
-            namespace=settings.namespace,
+            namespace=client.namespace,
             task_queue=TaskQueue(name=settings.task_queue),
             task_queue_type=TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
         ),

@@ -27,7 +27,6 @@ from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-import grpc
 import psutil
 from tqdm import tqdm
 from tripbooking.cab.v1 import cab_pb2_grpc
@@ -35,10 +34,13 @@ from tripbooking.flight.v1 import flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
+from booking_runtime import tls
+from orchestrator import bearer
 from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
 from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
+from scripts.stack_secure import SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer
 
 OUT_DIR = ROOT / "var" / "bench"
@@ -63,6 +65,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--use-running", action="store_true", help="measure the stack at the *_ADDR variables"
     )
     parser.add_argument("--quiet-services", action="store_true", help="services' per-call JSON log off")
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        help="everything on (mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS), as STACK_SECURE=1 runs it",
+    )
     parser.add_argument(
         "--worker-flags",
         default=None,
@@ -92,8 +99,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 class Clients:
     """One channel per server, shared by every concurrent caller (as the worker and a real client do)."""
 
-    def __init__(self, addresses: dict[str, str]) -> None:
-        self.channels = [grpc.aio.insecure_channel(addresses[n]) for n in ("flight", "hotel", "cab", "api")]
+    def __init__(self, addresses: dict[str, str], secure: SecureStackParts | None = None) -> None:
+        # Secure stack: mutual TLS to every server, the operator's token to TripService. Otherwise the
+        # TRIP_TLS_* / TRIP_TOKEN of this process (unset: plaintext, no interceptor).
+        settings = secure.probe_tls() if secure else None
+        token = secure.material.operator_token if secure else os.environ.get("TRIP_TOKEN", "")
+        self.channels = [tls.aio_channel(addresses[n], settings=settings) for n in ("flight", "hotel", "cab")]
+        self.channels.append(
+            tls.aio_channel(addresses["api"], settings=settings, interceptors=bearer.aio_interceptors(token))
+        )
         self.flight: flight_pb2_grpc.FlightServiceAsyncStub = flight_pb2_grpc.FlightServiceStub(
             self.channels[0]
         )
@@ -175,10 +189,13 @@ async def measure_level(
 
 
 async def run_all(
-    args: argparse.Namespace, addresses: dict[str, str], pids: dict[str, int]
+    args: argparse.Namespace,
+    addresses: dict[str, str],
+    pids: dict[str, int],
+    secure: SecureStackParts | None = None,
 ) -> list[LevelReport]:
     workload = Workload.from_catalogs(datetime.now(UTC).strftime("%Y%m%d%H%M%S"))
-    clients = Clients(addresses)
+    clients = Clients(addresses, secure)
     calls = {"direct": direct_call(clients, workload), "booktrip": booktrip_call(clients, workload)}
     levels = [int(x) for x in args.levels.split(",")]
     reports: list[LevelReport] = []
@@ -220,6 +237,8 @@ def stack_label(args: argparse.Namespace) -> str:
     if args.use_running:
         return "running (--use-running)"
     parts = ["untuned dev server (--no-tuning)" if args.no_tuning else "tuned dev server"]
+    if args.secure:
+        parts.append("secure (mTLS, JWT, codec)")
     parts += [f"--temporal-dc {item}" for item in args.temporal_dc]
     parts += [f"--temporal-env {item}" for item in args.temporal_env]
     if args.worker_flags:
@@ -245,13 +264,14 @@ async def main_async(args: argparse.Namespace) -> int:
                 env=env,
                 server=dev_server(args),
                 worker_args=shlex.split(args.worker_flags or ""),
+                secure=args.secure,
             )
         )
         print(f"starting a stack in {run_dir} ...", flush=True)
         await stack.start()
         addresses, pids = stack.addresses, stack.pids()
     try:
-        reports = await run_all(args, addresses, pids)
+        reports = await run_all(args, addresses, pids, stack.secure if stack is not None else None)
     finally:
         if stack is not None:
             await stack.stop()

@@ -3,7 +3,9 @@
 The second trip asks for 3 rooms at `lis-tiny-inn`, which has 2: the hotel refuses (SOLD_OUT), so
 the saga cancels the flight it had already booked and the trip ends FAILED. Each trip is followed
 live through WatchTrip, then printed step by step. Uses the stack at ORCHESTRATOR_ADDR if one
-answers, else starts its own on free ports.
+answers, else starts its own on free ports (secure with STACK_SECURE=1). Against a secured stack it
+dials with TRIP_TLS_CA/CERT/KEY and sends TRIP_TOKEN (e.g. `source var/secure/env` and
+TRIP_TOKEN=$TRIP_TOKEN_OPERATOR: the demo books for two customers, which only an operator may).
 
     python -m scripts.demo
 """
@@ -12,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import os
 import sys
 import time
 import uuid
@@ -24,6 +27,8 @@ from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
+from booking_runtime import tls
+from orchestrator import bearer
 from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
 from scripts.stack_health import wait_grpc_serving
 from scripts.stack_temporal import ROOT
@@ -85,7 +90,7 @@ def detail(trip: trip_pb2.Trip) -> str:
 async def service_view(addresses: dict[str, str], step: trip_pb2.TripStep) -> str:
     """What the step's own service holds for its idempotency key: the saga's effect, seen from outside."""
     try:
-        async with grpc.aio.insecure_channel(addresses[step.name]) as channel:
+        async with tls.aio_channel(addresses[step.name]) as channel:
             if step.name == "flight":
                 flights: flight_pb2_grpc.FlightServiceAsyncStub = flight_pb2_grpc.FlightServiceStub(channel)
                 flight = await flights.GetFlightBooking(
@@ -163,13 +168,22 @@ async def orchestrator() -> AsyncIterator[dict[str, str]]:
         return
     state = ROOT / "var" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     print(f"no stack at {address}; starting one (state and logs in {state.relative_to(ROOT)}) ...")
-    async with Stack(StackOptions(ports=StackPorts.free(), state_dir=state, log_dir=state / "logs")) as stack:
+    secure = os.environ.get("STACK_SECURE", "") not in ("", "0")
+    options = StackOptions(ports=StackPorts.free(), state_dir=state, log_dir=state / "logs", secure=secure)
+    async with Stack(options) as stack:
+        if stack.secure is not None:  # dial as the operator, over mutual TLS
+            os.environ.update(stack.secure.material.client_env(operator=True))
         yield stack.addresses
 
 
 async def main_async() -> int:
     tag = uuid.uuid4().hex[:8]
-    async with orchestrator() as addresses, grpc.aio.insecure_channel(addresses["api"]) as channel:
+    async with (
+        orchestrator() as addresses,
+        tls.aio_channel(
+            addresses["api"], interceptors=bearer.aio_interceptors(os.environ.get("TRIP_TOKEN", ""))
+        ) as channel,
+    ):
         stub: trip_pb2_grpc.TripServiceAsyncStub = trip_pb2_grpc.TripServiceStub(channel)
         await follow(
             stub,

@@ -10,6 +10,7 @@ for the demo, the benchmark and tests, on any ports.
     python -m scripts.stack                         # everything, state in var/
     python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
     python -m scripts.stack --replicas 2 --workers 2 --apis 2   # scaled out (scripts/stack_scale.py)
+    python -m scripts.stack --secure                # mutual TLS, JWT, payload codec (docs/security.md)
 """
 
 from __future__ import annotations
@@ -37,6 +38,7 @@ from scripts.stack_scale import (
     instance_ports,
     parse_replicas,
 )
+from scripts.stack_secure import DEFAULT_CODEC_PORT, SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 
 SERVICES = ("flight", "hotel", "cab")
@@ -100,6 +102,8 @@ class StackOptions:
     ready_timeout: float = 90.0
     scale: Scale = field(default_factory=Scale)  # replicas per service, workers, APIs
     postgres_dsn: str | None = None  # database of services with several replicas (and no *_DB DSN)
+    secure: bool = False  # STACK_SECURE=1: mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS, codec server
+    codec_port: int = DEFAULT_CODEC_PORT
 
 
 class Stack:
@@ -120,6 +124,7 @@ class Stack:
             )
             for part, first in (("api", ports.api), *((name, getattr(ports, name)) for name in SERVICES))
         }
+        self.secure: SecureStackParts | None = None  # made at start (state_dir must exist)
 
     def _temporal_address(self) -> str:
         opts = self.options
@@ -172,7 +177,8 @@ class Stack:
                 if opts.postgres_dsn is None:
                     raise ValueError(f"{opts.scale.replicas(name)} {name} replicas need a PostgreSQL DSN")
                 env[f"{key}_DB"] = opts.postgres_dsn  # replicas share one database (schema per service)
-        return {**env, **opts.env}
+        secure = self.secure.env() if self.secure is not None else {}
+        return {**env, **secure, **opts.env}
 
     def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         opts = self.options
@@ -207,6 +213,12 @@ class Stack:
     async def _start_all(self) -> None:
         opts = self.options
         opts.state_dir.mkdir(parents=True, exist_ok=True)
+        if opts.secure:
+            self.secure = SecureStackParts(opts.state_dir, opts.codec_port)
+            codec_env = self.secure.codec_env(self.child_env())
+            argv = [sys.executable, "-m", "orchestrator.codec_server"]
+            self.children.append(self._child("codec", argv, env=codec_env))
+            await self.children[-1].start()
         if opts.temporal == "dev":
             server = opts.server or TemporalDevServer()
             server.port = opts.ports.temporal
@@ -215,6 +227,8 @@ class Stack:
             server.search_attributes = {**trip_search_attributes(), **server.search_attributes}
             if server.db_filename is None:
                 server.db_filename = opts.state_dir / "temporal.db"
+            if self.secure is not None:
+                server.ui_codec_endpoint = self.secure.codec_url
             client = await self._start_ready(
                 self._child("temporal", server.argv(), env=server.env),
                 lambda: wait_temporal_ready(self.temporal_address, opts.namespace, opts.ready_timeout),
@@ -239,13 +253,16 @@ class Stack:
 
     async def _start_serving(self, part: str, module: str, variable: str) -> None:
         """Every replica of a gRPC server `part`, each told its own address in `variable`."""
+        probe_tls = self.secure.probe_tls() if self.secure is not None else None
         await asyncio.gather(
             *(
                 self._start_ready(
                     self._child(
                         name, [sys.executable, "-m", module], env={**self.child_env(), variable: address}
                     ),
-                    lambda address=address: wait_grpc_serving(address, self.options.ready_timeout),  # type: ignore[misc]
+                    lambda address=address: wait_grpc_serving(  # type: ignore[misc]
+                        address, self.options.ready_timeout, tls_settings=probe_tls
+                    ),
                 )
                 for name, address in self.instances[part]
             )
@@ -279,7 +296,8 @@ class Stack:
         """Every address a user needs, one per line."""
         more = {part: "".join(f", {a}" for a in self.instance_addresses(part)[1:]) for part in self.instances}
         lines = [
-            f"  TripService API   {self.addresses['api']}  (grpcurl -plaintext {self.addresses['api']} list)"
+            f"  TripService API   {self.addresses['api']}"
+            + ("  (TLS, below)" if self.secure else f"  (grpcurl -plaintext {self.addresses['api']} list)")
             + more["api"],
             f"  flight service    {self.addresses['flight']}{more['flight']}",
             f"  hotel service     {self.addresses['hotel']}{more['hotel']}",
@@ -290,6 +308,8 @@ class Stack:
         ]
         if self.ui_url:
             lines.append(f"  Temporal Web UI   {self.ui_url}")
+        if self.secure is not None:
+            lines += self.secure.describe(self.addresses["api"])
         return "\n".join(lines)
 
 
@@ -339,6 +359,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="database (created if missing) of services with several replicas, unless their *_DB is "
         f"a DSN (default {DEFAULT_POSTGRES_DSN}) [env STACK_POSTGRES_DSN]",
     )
+    parser.add_argument(
+        "--secure",
+        action="store_true",
+        default=os.environ.get("STACK_SECURE", "") not in ("", "0"),
+        help="mutual TLS, JWT callers, encrypted payloads, codec server [env STACK_SECURE=1]",
+    )
     return parser.parse_args(argv)
 
 
@@ -385,6 +411,8 @@ async def run_foreground(args: argparse.Namespace) -> int:
         use_env_dbs=True,
         scale=Scale(**args.replicas, workers=args.workers, apis=args.apis),
         postgres_dsn=args.postgres_dsn,
+        secure=args.secure,
+        codec_port=_port_of(os.environ.get("TRIP_CODEC_ADDR", f"localhost:{DEFAULT_CODEC_PORT}")),
     )
     stack = Stack(options)
     stopping = asyncio.Event()

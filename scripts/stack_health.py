@@ -16,6 +16,8 @@ from temporalio.api.taskqueue.v1 import TaskQueue
 from temporalio.api.workflowservice.v1 import DescribeTaskQueueRequest
 from temporalio.client import Client
 
+from booking_runtime import tls
+
 
 def free_port() -> int:
     """A TCP port nothing listens on right now (the kernel picks it)."""
@@ -24,11 +26,16 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-async def wait_grpc_serving(address: str, timeout: float = 60.0, service: str = "") -> None:
-    """Wait until `grpc.health.v1.Health/Check` for `service` at `address` answers SERVING."""
+async def wait_grpc_serving(
+    address: str, timeout: float = 60.0, service: str = "", tls_settings: tls.TlsSettings | None = None
+) -> None:
+    """Wait until `grpc.health.v1.Health/Check` for `service` at `address` answers SERVING.
+
+    Over TLS when `tls_settings` (default: this process's TRIP_TLS_* variables) has a CA.
+    """
     deadline = time.monotonic() + timeout
     last_error: Exception | None = None
-    async with grpc.aio.insecure_channel(address) as channel:
+    async with tls.aio_channel(address, settings=tls_settings) as channel:
         stub = health_pb2_grpc.HealthStub(channel)
         while time.monotonic() < deadline:
             try:

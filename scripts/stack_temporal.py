@@ -58,6 +58,7 @@ class TemporalDevServer:
     env: dict[str, str] = field(default_factory=dict)
     # Registered at start-up (name -> Keyword, Text, Int, ...), so they are known before any worker runs.
     search_attributes: dict[str, str] = field(default_factory=dict)
+    ui_codec_endpoint: str | None = None  # the Web UI decodes payloads through this codec server
 
     @property
     def address(self) -> str:
@@ -70,6 +71,8 @@ class TemporalDevServer:
             argv.append("--headless")
         else:
             argv += ["--ui-port", str(self.ui_port), "--ui-disable-news-fetch"]
+            if self.ui_codec_endpoint:
+                argv += ["--ui-codec-endpoint", self.ui_codec_endpoint]
         if self.metrics_port is not None:
             argv += ["--metrics-port", str(self.metrics_port)]
         if self.namespace != "default":

@@ -17,6 +17,8 @@ from temporalio.testing import WorkflowEnvironment
 from tripbooking.flight.v1 import flight_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2_grpc
 
+from booking_runtime import tls
+from booking_runtime.tls import TlsSettings
 from orchestrator.activities import CHANNEL_OPTIONS
 from tests.support.processes import ROOT, ManagedProcess, free_port, wait_serving
 
@@ -42,6 +44,8 @@ class Stack:
     databases: dict[str, str] = field(default_factory=dict)
     # More environment for every process, e.g. fault injection (HOTEL_FAULT_RATE, ...).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # How this test dials the servers (none: plaintext, whatever the test process's environment says).
+    client_tls: TlsSettings = field(default_factory=TlsSettings)
 
     def __post_init__(self) -> None:
         for name in (*SERVICES, "trip"):
@@ -71,7 +75,7 @@ class Stack:
 
     async def start_service(self, name: str) -> None:
         self._process(name, f"{name}_svc")
-        await wait_serving(self.addresses[name])
+        await wait_serving(self.addresses[name], tls_settings=self.client_tls)
 
     def start_worker(self) -> ManagedProcess:
         return self._process("worker", "orchestrator.worker")
@@ -82,12 +86,14 @@ class Stack:
         self.start_worker()
         self._process("trip", "orchestrator.server")
         for name in (*SERVICES, "trip"):
-            await wait_serving(self.addresses[name])
+            await wait_serving(self.addresses[name], tls_settings=self.client_tls)
 
     def channel(self, name: str) -> grpc.aio.Channel:
         if name not in self.channels:
             # The worker's reconnect settings: a restarted service is reachable again within 2 s.
-            self.channels[name] = grpc.aio.insecure_channel(self.addresses[name], options=CHANNEL_OPTIONS)
+            self.channels[name] = tls.aio_channel(
+                self.addresses[name], options=CHANNEL_OPTIONS, settings=self.client_tls
+            )
         return self.channels[name]
 
     def trips(self) -> trip_pb2_grpc.TripServiceAsyncStub:
@@ -109,7 +115,11 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(
-    workdir: Path, *, databases: dict[str, str] | None = None, extra_env: dict[str, str] | None = None
+    workdir: Path,
+    *,
+    databases: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    client_tls: TlsSettings | None = None,
 ) -> AsyncIterator[Stack]:
     """A real `temporal server start-dev` on a free port and every process of the suite, stopped after."""
     env = await WorkflowEnvironment.start_local(
@@ -120,6 +130,7 @@ async def running_stack(
     stack = Stack(env.client, env.client.service_client.config.target_host, workdir)
     stack.databases = dict(databases or {})
     stack.extra_env = dict(extra_env or {})
+    stack.client_tls = client_tls or TlsSettings()
     try:
         await stack.start_all()
         yield stack

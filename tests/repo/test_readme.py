@@ -32,6 +32,15 @@ MOVE_DATES = (
 SERVICES = ("flight", "hotel", "cab")
 # Where the variables outside the orchestrator's and the services' settings are read (make up, tests).
 OTHER_ENV_READERS = ("scripts", "tests")
+# The security settings: each module names the variables it reads as string constants.
+SECURITY_READERS = (
+    "booking_runtime/tls.py",
+    "orchestrator/auth.py",
+    "orchestrator/codec.py",
+    "orchestrator/codec_server.py",
+    "orchestrator/cli.py",
+    "orchestrator/temporal_client.py",
+)
 
 
 def _booktrip_json() -> str:
@@ -124,6 +133,8 @@ def _is_read(name: str) -> bool:
         variable = name.replace("<SVC>_", f"{service.upper()}_")
         if variable.startswith(f"{service.upper()}_"):
             return re.search(rf"\b{variable}\b", _service_help(service)) is not None
+    if any(f'"{name}"' in (ROOT / path).read_text() for path in SECURITY_READERS):
+        return True
     read = re.compile(rf'(environ\.get|getenv)\(\s*"{name}"|environ\["{name}"\]')
     sources = (path for folder in OTHER_ENV_READERS for path in (ROOT / folder).rglob("*.py"))
     return any(read.search(path.read_text()) for path in sources)

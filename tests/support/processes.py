@@ -13,15 +13,18 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from booking_runtime.tls import TlsSettings
 from scripts.stack_health import free_port as free_port  # re-exported for the tests
 from scripts.stack_health import wait_grpc_serving
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
-async def wait_serving(address: str, service: str = "", timeout: float = 30.0) -> None:
-    """Wait until the gRPC health service at `address` reports SERVING."""
-    await wait_grpc_serving(address, timeout=timeout, service=service)
+async def wait_serving(
+    address: str, service: str = "", timeout: float = 30.0, tls_settings: TlsSettings | None = None
+) -> None:
+    """Wait until the gRPC health service at `address` reports SERVING (over TLS with `tls_settings`)."""
+    await wait_grpc_serving(address, timeout=timeout, service=service, tls_settings=tls_settings)
 
 
 @dataclass
