@@ -19,6 +19,7 @@ from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 
+from booking_runtime import tracing
 from orchestrator.models import (
     ACTIVITY_NAMES,
     BookFlightInput,
@@ -48,7 +49,9 @@ class BookingActivities:
 
     def __init__(self, flight_addr: str, hotel_addr: str, cab_addr: str) -> None:
         self._channels = [
-            grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
+            grpc.aio.insecure_channel(
+                address, options=CHANNEL_OPTIONS, interceptors=tracing.client_interceptors() or None
+            )
             for address in (flight_addr, hotel_addr, cab_addr)
         ]
         self._flight = flight_pb2_grpc.FlightServiceStub(self._channels[0])

@@ -37,6 +37,7 @@ class Settings:
     temporal_tls_ca: str
     temporal_api_key: str
     metrics_addr: str
+    health_addr: str
 
     @property
     def temporal_security(self) -> TemporalSecurity:
@@ -129,7 +130,15 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "TRIP_METRICS_ADDR",
         "",
         str,
-        "serve the Temporal SDK's Prometheus metrics on host:port (/metrics); empty: off",
+        "serve Prometheus /metrics on host:port (the SDK's metrics, the worker's trip_* counters, the "
+        "API's grpc_server_*); empty: off",
+    ),
+    (
+        "--health-addr",
+        "TRIP_HEALTH_ADDR",
+        "",
+        str,
+        "worker only: serve grpc.health.v1 on host:port, SERVING while its pollers run; empty: off",
     ),
 ]
 

@@ -10,14 +10,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from temporalio.client import Client
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
+from temporalio.client import Client, Interceptor
 from temporalio.service import RPCError, TLSConfig
 
+from orchestrator.observability import process_runtime, temporal_interceptors
 from orchestrator.search_attributes import ensure_search_attributes
 
 if TYPE_CHECKING:
@@ -51,34 +52,34 @@ class TemporalSecurity:
         )
 
 
-def metrics_runtime(metrics_addr: str) -> Runtime | None:
-    """A Temporal SDK runtime serving Prometheus metrics on `metrics_addr` (host:port); None: no metrics.
-
-    The SDK then reports what an operator watches: workflow-task and local-activity latencies, task
-    slots in use, sticky-cache hits and evictions, and request latencies to the Temporal server.
-    """
-    if not metrics_addr:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_addr)))
-
-
 async def connect(
     address: str,
     namespace: str,
     timeout: float = 30.0,
     security: TemporalSecurity | None = None,
     metrics_addr: str = "",
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect, retrying for `timeout` seconds: under `make up` Temporal may still be starting."""
+    """Connect, retrying for `timeout` seconds: under `make up` Temporal may still be starting.
+
+    With `metrics_addr` the SDK serves Prometheus metrics there (orchestrator.observability): what an
+    operator watches, such as workflow-task and local-activity latencies, task slots in use,
+    sticky-cache hits and evictions, request latencies to the Temporal server, and the trip counters.
+    """
     security = security or TemporalSecurity()
     tls = security.tls_config()
-    runtime = metrics_runtime(metrics_addr)
+    runtime = process_runtime(metrics_addr)
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:
         try:
             return await Client.connect(
-                address, namespace=namespace, tls=tls, api_key=security.api_key or None, runtime=runtime
+                address,
+                namespace=namespace,
+                tls=tls,
+                api_key=security.api_key or None,
+                runtime=runtime,
+                interceptors=interceptors,
             )
         except (RuntimeError, RPCError, OSError) as err:
             if time.monotonic() + delay > deadline:
@@ -100,5 +101,6 @@ async def connect_and_prepare(settings: Settings) -> tuple[Client, list[str]]:
         settings.connect_timeout_seconds,
         settings.temporal_security,
         settings.metrics_addr,
+        temporal_interceptors(),
     )
     return client, await ensure_search_attributes(client)

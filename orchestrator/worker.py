@@ -19,7 +19,9 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from booking_runtime.server import log_event, run
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
+from orchestrator.observability import quiet_sdk_log_messages
 from orchestrator.temporal_client import connect_and_prepare
+from orchestrator.worker_health import WorkerHealth
 from orchestrator.workflows import TripWorkflow
 
 
@@ -65,6 +67,10 @@ def build_worker(
 
 
 async def serve(settings: Settings) -> None:
+    quiet_sdk_log_messages()
+    health = WorkerHealth(settings.health_addr) if settings.health_addr else None
+    if health is not None:
+        await health.start()
     client, added = await connect_and_prepare(settings)
     if added:
         log_event("worker", "search_attributes_added", names=added)
@@ -84,6 +90,8 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with worker:
+            if health is not None:
+                health.follow(lambda: worker.is_running)
             log_event(
                 "worker",
                 "polling",
@@ -93,7 +101,11 @@ async def serve(settings: Settings) -> None:
             )
             await stop.wait()
             log_event("worker", "draining")
+            if health is not None:
+                await health.draining()
     finally:
+        if health is not None:
+            await health.stop()
         await activities.close()
         log_event("worker", "stopped")
 
@@ -104,7 +116,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "Run the TripWorkflow worker (the saga and its booking activities).",
         argv,
     )
-    run(lambda: serve(settings))
+    run(lambda: serve(settings), telemetry_name="trip-worker")
 
 
 if __name__ == "__main__":
