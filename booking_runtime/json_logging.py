@@ -29,7 +29,6 @@ _TEMPORAL_KEYS = {
     "workflow_id": "workflow_id",
     "run_id": "run_id",
     "activity_type": "activity",
-    "attempt": "attempt",
 }
 
 

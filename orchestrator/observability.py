@@ -50,12 +50,26 @@ def process_runtime(metrics_addr: str) -> Runtime:
     return Runtime(telemetry=TelemetryConfig(metrics=metrics, logging=core_logs))
 
 
-def quiet_sdk_log_messages() -> None:
-    """Workflow and activity log lines carry the SDK's context as JSON fields, not appended to the text."""
+class TripIdFromWorkflow(logging.Filter):
+    """`trip_id` on every SDK line about a trip's workflow or activity (the workflow id is the trip id)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not hasattr(record, "trip_id"):
+            context = getattr(record, "temporal_activity", None) or getattr(record, "temporal_workflow", None)
+            workflow_id = context.get("workflow_id") if isinstance(context, dict) else None
+            if isinstance(workflow_id, str) and workflow_id.startswith("trip-"):
+                record.trip_id = workflow_id
+        return True
+
+
+def configure_sdk_logging() -> None:
+    """The SDK's workflow and activity lines: context as JSON fields (not appended text), with trip_id."""
     from temporalio import activity, workflow
 
     workflow.logger.workflow_info_on_message = False
     activity.logger.activity_info_on_message = False
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(TripIdFromWorkflow())
 
 
 def temporal_interceptors() -> list[Interceptor]:

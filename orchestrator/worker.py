@@ -19,7 +19,7 @@ from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxR
 from booking_runtime.server import log_event, run
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
-from orchestrator.observability import quiet_sdk_log_messages
+from orchestrator.observability import configure_sdk_logging
 from orchestrator.temporal_client import connect_and_prepare
 from orchestrator.worker_health import WorkerHealth
 from orchestrator.workflows import TripWorkflow
@@ -67,7 +67,7 @@ def build_worker(
 
 
 async def serve(settings: Settings) -> None:
-    quiet_sdk_log_messages()
+    configure_sdk_logging()
     health = WorkerHealth(settings.health_addr) if settings.health_addr else None
     if health is not None:
         await health.start()

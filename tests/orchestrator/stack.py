@@ -42,6 +42,8 @@ class Stack:
     databases: dict[str, str] = field(default_factory=dict)
     # More environment for every process, e.g. fault injection (HOTEL_FAULT_RATE, ...).
     extra_env: dict[str, str] = field(default_factory=dict)
+    # More environment for one process ("flight", ..., "worker", "trip"), e.g. its TRIP_METRICS_ADDR.
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (*SERVICES, "trip"):
@@ -65,7 +67,7 @@ class Stack:
 
     def _process(self, name: str, module: str) -> ManagedProcess:
         log = self.workdir / "logs" / f"{name}.log"
-        process = ManagedProcess(module, [], self.env(), log).start()
+        process = ManagedProcess(module, [], {**self.env(), **self.process_env.get(name, {})}, log).start()
         self.processes[name] = process
         return process
 
@@ -109,7 +111,11 @@ class Stack:
 
 @asynccontextmanager
 async def running_stack(
-    workdir: Path, *, databases: dict[str, str] | None = None, extra_env: dict[str, str] | None = None
+    workdir: Path,
+    *,
+    databases: dict[str, str] | None = None,
+    extra_env: dict[str, str] | None = None,
+    process_env: dict[str, dict[str, str]] | None = None,
 ) -> AsyncIterator[Stack]:
     """A real `temporal server start-dev` on a free port and every process of the suite, stopped after."""
     env = await WorkflowEnvironment.start_local(
@@ -120,6 +126,7 @@ async def running_stack(
     stack = Stack(env.client, env.client.service_client.config.target_host, workdir)
     stack.databases = dict(databases or {})
     stack.extra_env = dict(extra_env or {})
+    stack.process_env = dict(process_env or {})
     try:
         await stack.start_all()
         yield stack
