@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install protos lint test test-fast up demo bench clean
+.PHONY: help install tools protos lint test test-fast up demo bench clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -17,6 +17,17 @@ $(STAMP): pyproject.toml requirements.lock
 	$(PY) -m pip install --quiet --disable-pip-version-check -c requirements.lock -e '.[dev]'
 	touch $(STAMP)
 
+tools: ## Debian's promtool (package prometheus) for the alert-rule tests; installs only as root with apt-get
+	@command -v promtool >/dev/null && exit 0; \
+	if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "make tools: installing Debian's prometheus package (promtool)"; \
+		export DEBIAN_FRONTEND=noninteractive; \
+		apt-get install -y -qq --no-install-recommends prometheus >/dev/null 2>&1 || \
+		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends prometheus >/dev/null; }; \
+	else \
+		echo "make tools: promtool missing (needs root and apt-get); its test is skipped"; \
+	fi
+
 protos: $(STAMP) ## Regenerate generated/ from protos/ (byte for byte)
 	$(PY) scripts/gen_protos.py
 
@@ -26,7 +37,7 @@ lint: $(STAMP) ## ruff, ruff format, mypy and buf lint
 	$(VENV)/bin/mypy
 	$(VENV)/bin/buf lint
 
-test: $(STAMP) ## The whole suite: starts its own Temporal and services; needs PostgreSQL at 127.0.0.1:5432 (ALLOW_NO_POSTGRES=1 skips those tests)
+test: $(STAMP) tools ## The whole suite: starts its own Temporal and services; needs PostgreSQL at 127.0.0.1:5432 (ALLOW_NO_POSTGRES=1 skips those tests)
 	$(VENV)/bin/pytest
 
 test-fast: $(STAMP) ## The tests that need neither a Temporal server nor PostgreSQL
