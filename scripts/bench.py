@@ -39,6 +39,7 @@ from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
 from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
+from scripts.stack_observe import ObservePorts
 from scripts.stack_temporal import ROOT, TemporalDevServer
 
 OUT_DIR = ROOT / "var" / "bench"
@@ -63,6 +64,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--use-running", action="store_true", help="measure the stack at the *_ADDR variables"
     )
     parser.add_argument("--quiet-services", action="store_true", help="services' per-call JSON log off")
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="everything of docs/operations.md on: traces to an OTLP receiver in this process, every "
+        "/metrics, the worker's health (Prometheus itself is not started)",
+    )
     parser.add_argument(
         "--worker-flags",
         default=None,
@@ -245,6 +252,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 env=env,
                 server=dev_server(args),
                 worker_args=shlex.split(args.worker_flags or ""),
+                observe=ObservePorts.free() if args.observe else None,
+                prometheus=False,
             )
         )
         print(f"starting a stack in {run_dir} ...", flush=True)

@@ -9,6 +9,7 @@ for the demo, the benchmark and tests, on any ports.
 
     python -m scripts.stack                         # everything, state in var/
     python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
+    STACK_OBSERVE=1 python -m scripts.stack         # with traces, metrics, health, Prometheus
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from types import TracebackType
 from typing import Literal, TextIO, TypeVar
 
 from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
+from scripts.stack_observe import Observability, ObservePorts
 from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
 
@@ -87,6 +89,8 @@ class StackOptions:
     use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
     worker_args: list[str] = field(default_factory=list)  # extra flags for orchestrator.worker
     ready_timeout: float = 90.0
+    observe: ObservePorts | None = None  # traces, metrics, health, Prometheus (scripts/stack_observe.py)
+    prometheus: bool = True  # with `observe`, also run Prometheus if it is installed
 
 
 class Stack:
@@ -96,6 +100,10 @@ class Stack:
         self.options = options
         self.children: list[ChildProcess] = []
         self.temporal_address = self._temporal_address()
+        self.observability = (
+            Observability(options.observe, options.state_dir) if options.observe is not None else None
+        )
+        self.prometheus = False
 
     def _temporal_address(self) -> str:
         opts = self.options
@@ -145,6 +153,8 @@ class Stack:
         opts = self.options
         log_path = opts.log_dir / f"{name}.log" if opts.log_dir is not None else None
         env = self.child_env() if env is None else env
+        if self.observability is not None:
+            env = {**env, **self.observability.env(name)}
         return ChildProcess(name, argv, env=env, cwd=ROOT, echo=opts.echo, log_path=log_path)
 
     async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[T]]) -> T:
@@ -174,6 +184,8 @@ class Stack:
     async def _start_all(self) -> None:
         opts = self.options
         opts.state_dir.mkdir(parents=True, exist_ok=True)
+        if self.observability is not None:
+            await self.observability.start()
         if opts.temporal == "dev":
             server = opts.server or TemporalDevServer()
             server.port = opts.ports.temporal
@@ -205,6 +217,22 @@ class Stack:
             self._child("api", [sys.executable, "-m", "orchestrator.server"]),
             lambda: wait_grpc_serving(self.addresses["api"], opts.ready_timeout),
         )
+        await self._start_prometheus()
+
+    async def _start_prometheus(self) -> None:
+        """With observability on and Debian's prometheus installed, scrape the stack."""
+        observability = self.observability
+        binary = observability.prometheus_binary() if observability is not None else None
+        if observability is None or binary is None or not self.options.prometheus:
+            return
+        await self._start_ready(
+            ChildProcess(
+                "prometheus", observability.prometheus_argv(binary), env={}, cwd=ROOT, echo=None,
+                log_path=self.options.state_dir / "prometheus" / "prometheus.log",
+            ),
+            lambda: observability.wait_prometheus_ready(self.options.ready_timeout),
+        )  # fmt: skip
+        self.prometheus = True
 
     async def stop(self) -> dict[str, int | None]:
         """Stop the children newest first (API before worker before services before Temporal)."""
@@ -212,6 +240,8 @@ class Stack:
         for child in reversed(self.children):
             codes[child.name] = await child.stop()
         self.children.clear()
+        if self.observability is not None:
+            await self.observability.stop()
         return codes
 
     async def wait_any_exit(self) -> ChildProcess:
@@ -242,6 +272,8 @@ class Stack:
         ]
         if self.ui_url:
             lines.append(f"  Temporal Web UI   {self.ui_url}")
+        if self.observability is not None:
+            lines += self.observability.describe(self.prometheus)
         return "\n".join(lines)
 
 
@@ -265,6 +297,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--state-dir", type=Path, default=ROOT / "var", help="databases (default var/)")
     parser.add_argument("--log-dir", type=Path, default=None, help="also write each child's log here")
+    parser.add_argument(
+        "--observe",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("STACK_OBSERVE", "").strip().lower() in {"1", "on", "true", "yes"},
+        help="traces, metrics, the worker's health and Prometheus (docs/operations.md) [env STACK_OBSERVE]",
+    )
     return parser.parse_args(argv)
 
 
@@ -309,6 +347,7 @@ async def run_foreground(args: argparse.Namespace) -> int:
         echo=sys.stdout,
         log_dir=args.log_dir,
         use_env_dbs=True,
+        observe=ObservePorts() if args.observe else None,
     )
     stack = Stack(options)
     stopping = asyncio.Event()
