@@ -9,11 +9,16 @@ is the trace whose workflow spans carry its id (`temporalWorkflowID`); each line
 under its parent, with its start relative to the trace's first span, its duration, its process
 (`service.name`) and `!` plus the gRPC status when it failed:
 
-    trip trip-r-42  trace 5f0c...  4 processes, 31 spans, 184.2 ms
-      +0.0 ms    182.9 ms  trip-api     tripbooking.trip.v1.TripService/BookTrip
-      +1.1 ms      0.0 ms  trip-api       StartWorkflow:TripWorkflow
+    trip trip-r-42  trace 4b3f8601b58f662d...  5 processes, 26 spans, 115.8 ms
+      +     0.0 ms    115.8 ms  trip-api     /tripbooking.trip.v1.TripService/BookTrip
+      +     0.6 ms    113.9 ms  trip-api       StartUpdateWithStartWorkflow:TripWorkflow
+      +    12.1 ms      0.0 ms  trip-worker      StartActivity:book_flight
+      +    37.1 ms      4.1 ms  trip-worker        RunActivity:book_flight
+      +    37.3 ms      3.8 ms  trip-worker          /tripbooking.flight.v1.FlightService/BookFlight
+      +    38.9 ms      1.5 ms  flight-svc             /tripbooking.flight.v1.FlightService/BookFlight
       ...
-     +80.4 ms      1.2 ms  cab-svc        tripbooking.cab.v1.CabService/ScheduleCab  ! FAILED_PRECONDITION
+
+(docs/operations.md shows a whole one.)
 """
 
 from __future__ import annotations
@@ -56,17 +61,28 @@ def trips(spans: Iterable[Span]) -> dict[str, list[Span]]:
     return dict(result)
 
 
-def _depths(spans: list[Span]) -> dict[str, int]:
-    parents = {s.span_id: s.parent_id for s in spans}
-    depths: dict[str, int] = {}
+def tree_order(spans: list[Span]) -> list[tuple[int, Span]]:
+    """(depth, span) with every span right under its parent, siblings by start time.
+
+    Temporal stamps workflow spans (StartActivity, ...) with the workflow task's time, so a step's
+    StartActivity may carry an earlier time than the previous step's call: by start time alone the
+    steps would interleave, under their parents they read in order.
+    """
+    ids = {s.span_id for s in spans}
+    children: dict[str, list[Span]] = defaultdict(list)
     for span in spans:
-        depth, parent, seen = 0, span.parent_id, set()
-        while parent in parents and parent not in seen:
-            seen.add(parent)
-            depth += 1
-            parent = parents[parent]
-        depths[span.span_id] = depth
-    return depths
+        children[span.parent_id if span.parent_id in ids else ""].append(span)
+    ordered: list[tuple[int, Span]] = []
+    stack = [(0, span) for span in sorted(children[""], key=_start, reverse=True)]
+    while stack:
+        depth, span = stack.pop()
+        ordered.append((depth, span))
+        stack += [(depth + 1, child) for child in sorted(children[span.span_id], key=_start, reverse=True)]
+    return ordered
+
+
+def _start(span: Span) -> tuple[int, int]:
+    return span.start_ns, span.end_ns
 
 
 def _status(span: Span) -> str:
@@ -79,17 +95,16 @@ def _status(span: Span) -> str:
 def format_trip(trip_id: str, spans: list[Span]) -> str:
     start = min(s.start_ns for s in spans)
     end = max(s.end_ns for s in spans)
-    depths = _depths(spans)
     services = {s.service for s in spans}
     traces = sorted({s.trace_id for s in spans})
     lines = [
         f"trip {trip_id}  trace {', '.join(t[:16] + '...' for t in traces)}  {len(services)} processes, "
         f"{len(spans)} spans, {(end - start) / 1e6:.1f} ms"
     ]
-    for span in spans:
+    for depth, span in tree_order(spans):
         offset = (span.start_ns - start) / 1e6
         duration = (span.end_ns - span.start_ns) / 1e6
-        indent = "  " * depths[span.span_id]
+        indent = "  " * depth
         lines.append(
             f"  +{offset:8.1f} ms {duration:8.1f} ms  {span.service:<12} {indent}{span.name}{_status(span)}"
         )
