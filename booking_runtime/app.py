@@ -17,6 +17,7 @@ import sqlalchemy as sa
 from booking_runtime.catalog import load_catalog, read_catalog_file, seed_catalog
 from booking_runtime.config import ServiceConfig, load_service_config
 from booking_runtime.faults import FaultInterceptor
+from booking_runtime.grpc_metrics import serve_prometheus
 from booking_runtime.ledger import Ledger
 from booking_runtime.migrations import upgrade
 from booking_runtime.server import ServerSpec, run, run_server
@@ -85,22 +86,28 @@ async def serve_booking_service(definition: BookingServiceDef, config: ServiceCo
         definition.register(server, state["app"])
 
     interceptors = [FaultInterceptor(config.faults)] if config.faults.enabled else []
-    await run_server(
-        ServerSpec(
-            name=definition.name,
-            address=config.address,
-            service_names=definition.service_names,
-            register=register,
-            interceptors=interceptors,
-            grace_seconds=config.grace_seconds,
-            on_start=on_start,
-            on_stop=on_stop,
-            log_calls=config.log_calls,
+    metrics, close_metrics = serve_prometheus(config.metrics_addr) if config.metrics_addr else (None, None)
+    try:
+        await run_server(
+            ServerSpec(
+                name=definition.name,
+                address=config.address,
+                service_names=definition.service_names,
+                register=register,
+                interceptors=interceptors,
+                grace_seconds=config.grace_seconds,
+                on_start=on_start,
+                on_stop=on_stop,
+                log_calls=config.log_calls,
+                metrics=metrics,
+            )
         )
-    )
+    finally:
+        if close_metrics is not None:
+            close_metrics()
 
 
 def main(definition: BookingServiceDef) -> None:
     """`python -m <name>_svc`: flags and environment for `definition.name`, then serve until stopped."""
     config = load_service_config(definition.name)
-    run(lambda: serve_booking_service(definition, config))
+    run(lambda: serve_booking_service(definition, config), telemetry_name=f"{definition.name}-svc")

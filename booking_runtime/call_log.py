@@ -1,4 +1,4 @@
-"""The per-call interceptor every server runs: JSON access log, drain gate, ServiceError -> status.
+"""The per-call interceptor every server runs: JSON access log, metrics, drain gate, ServiceError -> status.
 
 One interceptor (not three) because each grpc.aio interceptor layer costs an await and a handler
 rebuild per call; this one caches the wrapped handler per method so the hot path stays short.
@@ -16,7 +16,11 @@ from typing import Any
 
 import grpc
 
+from booking_runtime import tracing
 from booking_runtime.errors import ServiceError, abort
+from booking_runtime.grpc_metrics import CallMetrics
+from booking_runtime.json_logging import configure_json_logging
+from booking_runtime.trip_ids import trip_id_of_booking_request
 
 log = logging.getLogger("booking_runtime.calls")
 
@@ -58,6 +62,9 @@ call_lines = JsonLines()
 
 # Calls that keep working while the server drains: health probes and reflection.
 INFRASTRUCTURE_PREFIXES = ("/grpc.health.", "/grpc.reflection.")
+# Codes that mean the server failed (not the caller): their call lines are `error`, the rest `info`.
+SERVER_FAULTS = frozenset({grpc.StatusCode.INTERNAL, grpc.StatusCode.UNKNOWN, grpc.StatusCode.DATA_LOSS})
+TripIdOf = Callable[[Any], "str | None"]
 
 
 class CallTracker:
@@ -85,11 +92,23 @@ class CallTracker:
 class CallInterceptor(grpc.aio.ServerInterceptor):
     """Logs each call as one JSON line, refuses new business calls while draining, maps ServiceError."""
 
-    def __init__(self, service: str, domain: str, tracker: CallTracker, *, log_calls: bool = True) -> None:
+    def __init__(
+        self,
+        service: str,
+        domain: str,
+        tracker: CallTracker,
+        *,
+        log_calls: bool = True,
+        metrics: CallMetrics | None = None,
+        trip_id_of: TripIdOf | None = None,
+    ) -> None:
         self._service = service
         self._domain = domain
         self._tracker = tracker
         self._log_calls = log_calls
+        self._metrics = metrics
+        self._trip_id_of = trip_id_of or trip_id_of_booking_request
+        self._traced = tracing.active() is not None
         self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
@@ -142,17 +161,25 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if self._tracker.draining:
             await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self._service} is shutting down")
 
-    def _log(self, method: str, request: Any, code: grpc.StatusCode, started: float) -> None:
+    def _log(self, method: str, request: Any, code: grpc.StatusCode, seconds: float) -> None:
         entry: dict[str, Any] = {
             "ts": round(time.time(), 3),
+            "level": "error" if code in SERVER_FAULTS else "info",
             "service": self._service,
             "method": method,
             "code": code.name,
-            "duration_ms": round((time.perf_counter() - started) * 1000, 3),
+            "duration_ms": round(seconds * 1000, 3),
         }
+        trip_id = self._trip_id_of(request)
+        if trip_id:
+            entry["trip_id"] = trip_id
         key = getattr(request, "idempotency_key", None)
         if key:
             entry["idempotency_key"] = key
+        if self._traced:
+            trace_id = tracing.current_trace_id()
+            if trace_id:
+                entry["trace_id"] = trace_id
         call_lines.write(entry)
 
 
@@ -197,10 +224,16 @@ class _Call:
             self._finish(code)
 
     def _finish(self, code: grpc.StatusCode) -> None:
+        owner = self._owner
         if self._entered:
-            self._owner._tracker.leave()
-        if self._owner._log_calls:
-            self._owner._log(self._method, self._request, code, self._started)
+            owner._tracker.leave()
+        seconds = time.perf_counter() - self._started
+        if owner._metrics is not None:
+            owner._metrics.record(self._method, code, seconds)
+        if owner._traced:
+            tracing.mark_current_span(code)
+        if owner._log_calls:
+            owner._log(self._method, self._request, code, seconds)
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> grpc.StatusCode:
@@ -214,9 +247,5 @@ def _code_of(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) ->
 
 
 def configure_logging(level: int = logging.INFO) -> None:
-    """Plain one-line messages on stdout: the call log lines are already JSON."""
-    handler = logging.StreamHandler(sys.stdout)
-    handler.setFormatter(logging.Formatter("%(message)s"))
-    root = logging.getLogger()
-    root.handlers[:] = [handler]
-    root.setLevel(level)
+    """Every other log record as a JSON line on stdout too (booking_runtime.json_logging)."""
+    configure_json_logging(level)

@@ -49,6 +49,7 @@ class ServiceConfig:
     grace_seconds: float
     log_calls: bool
     faults: FaultSettings
+    metrics_addr: str = ""  # host:port of /metrics (Prometheus text); empty: no metrics
 
 
 def _status_code(text: str) -> grpc.StatusCode:
@@ -101,6 +102,7 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
         type=float,
     )
     option(parser, "--log-calls", "LOG_CALLS", "1", "one JSON log line per call (1/0)", type=_flag_bool)
+    option(parser, "--metrics-addr", "METRICS_ADDR", "", "serve Prometheus /metrics on host:port; empty: off")
     faults = parser.add_argument_group("fault injection (off by default)")
     option(
         faults,
@@ -155,6 +157,7 @@ def load_service_config(
         db=args.db,
         grace_seconds=args.grace_seconds,
         log_calls=args.log_calls,
+        metrics_addr=args.metrics_addr,
         faults=FaultSettings(
             rate=args.fault_rate,
             code=args.fault_code,

@@ -8,7 +8,6 @@ calls get up to `grace_seconds` to finish, and only then does the process exit.
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import signal
 import time
@@ -22,8 +21,9 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from grpc_health.v1._async import HealthServicer
 from grpc_reflection.v1alpha import reflection
 
-from booking_runtime import tls
-from booking_runtime.call_log import CallInterceptor, CallTracker, call_lines, configure_logging
+from booking_runtime import tls, tracing
+from booking_runtime.call_log import CallInterceptor, CallTracker, TripIdOf, call_lines, configure_logging
+from booking_runtime.grpc_metrics import CallMetrics
 
 log = logging.getLogger("booking_runtime.server")
 
@@ -43,6 +43,8 @@ class ServerSpec:
     on_start: Callable[[], Awaitable[None]] | None = None
     on_stop: Callable[[], Awaitable[None]] | None = None
     log_calls: bool = True
+    metrics: CallMetrics | None = None  # grpc_server_* metrics; None: not recorded
+    trip_id_of: TripIdOf | None = None  # the trip a request is about, for its log line
 
     @property
     def domain(self) -> str:
@@ -51,7 +53,7 @@ class ServerSpec:
 
 def log_event(service: str, event: str, **fields: Any) -> None:
     """One JSON line about a process's life (serving, draining, stopped, ...), as every process logs it."""
-    log.info(json.dumps({"ts": round(time.time(), 3), "service": service, "event": event, **fields}))
+    log.info(event, extra={"service": service, "event": event, **fields})
 
 
 class RunningServer:
@@ -63,7 +65,15 @@ class RunningServer:
         self.health = HealthServicer()
         self.server = grpc.aio.server(
             interceptors=[
-                CallInterceptor(spec.name, spec.domain, self.tracker, log_calls=spec.log_calls),
+                *tracing.server_interceptors(),
+                CallInterceptor(
+                    spec.name,
+                    spec.domain,
+                    self.tracker,
+                    log_calls=spec.log_calls,
+                    metrics=spec.metrics,
+                    trip_id_of=spec.trip_id_of,
+                ),
                 *spec.interceptors,
             ],
             options=[("grpc.so_reuseport", 0)],
@@ -123,11 +133,19 @@ async def run_server(spec: ServerSpec) -> None:
             loop.remove_signal_handler(sig)
 
 
-def run(main: Callable[[], Awaitable[None]]) -> None:
-    """Event-loop entry for every `__main__`: JSON logs on stdout, uvloop."""
+def run(main: Callable[[], Awaitable[None]], telemetry_name: str | None = None) -> None:
+    """Event-loop entry for every `__main__`: JSON logs on stdout, tracing if OTEL_* asks, uvloop.
+
+    `telemetry_name` is the process's OpenTelemetry `service.name` (`flight-svc`, `trip-api`, ...).
+    """
 
     async def entry() -> None:
         await main()
 
     configure_logging()
-    uvloop.run(entry())
+    if telemetry_name is not None:
+        tracing.start_tracing(telemetry_name)
+    try:
+        uvloop.run(entry())
+    finally:
+        tracing.stop_tracing()

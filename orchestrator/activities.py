@@ -43,7 +43,8 @@ class BookingActivities:
     """The six activities; create once per worker, `await close()` on shutdown."""
 
     def __init__(self, flight_addr: str, hotel_addr: str, cab_addr: str) -> None:
-        # Each address may list several replicas (orchestrator.channels: round-robin, failover, TLS).
+        # Each address may list several replicas (orchestrator.channels: round-robin, failover, TLS,
+        # tracing).
         self._channels = [open_channel(address) for address in (flight_addr, hotel_addr, cab_addr)]
         self._flight = flight_pb2_grpc.FlightServiceStub(self._channels[0])
         self._hotel = hotel_pb2_grpc.HotelServiceStub(self._channels[1])

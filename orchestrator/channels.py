@@ -23,7 +23,7 @@ from collections.abc import Sequence
 
 import grpc
 
-from booking_runtime import tls
+from booking_runtime import tls, tracing
 
 # Reconnect quickly once a service is back: the default backoff grows to two minutes.
 CHANNEL_OPTIONS: list[tuple[str, int | str]] = [
@@ -104,4 +104,5 @@ def channel_target(addresses: str) -> tuple[str, list[tuple[str, int | str]]]:
 def open_channel(addresses: str) -> grpc.aio.Channel:
     """A channel to one booking service: one `host:port`, several comma-separated, or a `dns:///` target."""
     target, options = channel_target(addresses)
-    return tls.aio_channel(target, options=options)  # TLS when TRIP_TLS_CA is set
+    # TLS when TRIP_TLS_CA is set; OpenTelemetry's client interceptors when tracing is on.
+    return tls.aio_channel(target, options=options, interceptors=tracing.client_interceptors() or None)

@@ -38,6 +38,7 @@ class Settings:
     worker_build_id: str
     worker_deployment: str
     worker_promote: bool
+    health_addr: str
 
 
 def _on_off(value: str) -> bool:
@@ -121,7 +122,15 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "TRIP_METRICS_ADDR",
         "",
         str,
-        "serve the Temporal SDK's Prometheus metrics on host:port (/metrics); empty: off",
+        "serve Prometheus /metrics on host:port (the SDK's metrics, the worker's trip_* counters, the "
+        "API's grpc_server_*); empty: off",
+    ),
+    (
+        "--health-addr",
+        "TRIP_HEALTH_ADDR",
+        "",
+        str,
+        "worker only: serve grpc.health.v1 on host:port, SERVING while its pollers run; empty: off",
     ),
     # Worker Deployment versioning (orchestrator/versioning.py); off without a build id.
     (

@@ -14,6 +14,7 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 from booking_runtime.server import ServerSpec, log_event, run, run_server
 from orchestrator import auth, codec
 from orchestrator.config import Settings, parse_settings
+from orchestrator.observability import api_call_metrics, trip_id_of_trip_request
 from orchestrator.servicer import TripServicer
 from orchestrator.temporal_client import connect_and_prepare
 
@@ -45,6 +46,8 @@ async def serve(settings: Settings) -> None:
             register=register,
             # TRIP_AUTH=jwt: the token check; unset: no interceptor at all.
             interceptors=auth.interceptors_from_env(client, protection.hasher if protection else None),
+            metrics=api_call_metrics(client, settings.metrics_addr),
+            trip_id_of=trip_id_of_trip_request,
         )
     )
 
@@ -55,7 +58,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "Serve tripbooking.trip.v1.TripService (BookTrip, GetTrip, ...).",
         argv,
     )
-    run(lambda: serve(settings))
+    run(lambda: serve(settings), telemetry_name="trip-api")
 
 
 if __name__ == "__main__":

@@ -14,16 +14,16 @@ import json
 import logging
 import os
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from temporalio.client import Client
+from temporalio.client import Client, Interceptor
 from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
-from temporalio.runtime import PrometheusConfig, Runtime, TelemetryConfig
 from temporalio.service import RPCError, TLSConfig
 
+from orchestrator.observability import process_runtime, temporal_interceptors
 from orchestrator.search_attributes import ensure_search_attributes
 
 if TYPE_CHECKING:
@@ -101,32 +101,29 @@ def _read(path: str) -> bytes | None:
     return Path(path).read_bytes() if path else None
 
 
-def metrics_runtime(metrics_addr: str) -> Runtime | None:
-    """A Temporal SDK runtime serving Prometheus metrics on `metrics_addr` (host:port); None: no metrics.
-
-    The SDK then reports what an operator watches: workflow-task and local-activity latencies, task
-    slots in use, sticky-cache hits and evictions, and request latencies to the Temporal server.
-    """
-    if not metrics_addr:
-        return None
-    return Runtime(telemetry=TelemetryConfig(metrics=PrometheusConfig(bind_address=metrics_addr)))
-
-
 async def connect(
     config: ClientConnectConfig,
     timeout: float = 30.0,
     metrics_addr: str = "",
     data_converter: DataConverter | None = None,
+    interceptors: Sequence[Interceptor] = (),
 ) -> Client:
-    """Connect, retrying for `timeout` seconds: under `make up` Temporal may still be starting."""
-    runtime = metrics_runtime(metrics_addr)
+    """Connect, retrying for `timeout` seconds: under `make up` Temporal may still be starting.
+
+    With `metrics_addr` the SDK serves Prometheus metrics there (orchestrator.observability): what an
+    operator watches, such as workflow-task and local-activity latencies, task slots in use,
+    sticky-cache hits and evictions, request latencies to the Temporal server, and the trip counters.
+    """
+    runtime = process_runtime(metrics_addr)
     converter = data_converter or DataConverter.default
     address = config.get("target_host", DEFAULT_ADDRESS)
     deadline = time.monotonic() + timeout
     delay = 0.1
     while True:
         try:
-            return await Client.connect(**config, runtime=runtime, data_converter=converter)
+            return await Client.connect(
+                **config, runtime=runtime, data_converter=converter, interceptors=interceptors
+            )
         except (RuntimeError, RPCError, OSError) as err:
             if time.monotonic() + delay > deadline:
                 raise RuntimeError(f"cannot reach Temporal at {address}: {err}") from err
@@ -149,5 +146,6 @@ async def connect_and_prepare(
         settings.connect_timeout_seconds,
         settings.metrics_addr,
         protection.data_converter if protection is not None else None,
+        temporal_interceptors(),
     )
     return client, await ensure_search_attributes(client)

@@ -26,8 +26,10 @@ from booking_runtime.server import log_event, run
 from orchestrator import codec
 from orchestrator.activities import BookingActivities
 from orchestrator.config import Settings, parse_settings
+from orchestrator.observability import configure_sdk_logging
 from orchestrator.temporal_client import connect_and_prepare
 from orchestrator.versioning import deployment_config, make_current
+from orchestrator.worker_health import WorkerHealth
 from orchestrator.workflows import TripWorkflow
 
 
@@ -77,6 +79,10 @@ def build_worker(
 
 
 async def serve(settings: Settings) -> None:
+    configure_sdk_logging()
+    health = WorkerHealth(settings.health_addr) if settings.health_addr else None
+    if health is not None:
+        await health.start()
     client, added = await connect_and_prepare(settings, codec.from_env())  # TRIP_CODEC_KEYS
     if added:
         log_event("worker", "search_attributes_added", names=added)
@@ -98,6 +104,8 @@ async def serve(settings: Settings) -> None:
         loop.add_signal_handler(sig, stop.set)
     try:
         async with worker:
+            if health is not None:
+                health.follow(lambda: worker.is_running)
             log_event(
                 "worker",
                 "polling",
@@ -111,7 +119,11 @@ async def serve(settings: Settings) -> None:
                 log_event("worker", "current_version", version=versioned.version.to_canonical_string())
             await stop.wait()
             log_event("worker", "draining")
+            if health is not None:
+                await health.draining()
     finally:
+        if health is not None:
+            await health.stop()
         await activities.close()
         log_event("worker", "stopped")
 
@@ -122,7 +134,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         "Run the TripWorkflow worker (the saga and its booking activities).",
         argv,
     )
-    run(lambda: serve(settings))
+    run(lambda: serve(settings), telemetry_name="trip-worker")
 
 
 if __name__ == "__main__":

@@ -24,7 +24,7 @@ from temporalio.exceptions import ActivityError, ApplicationError, CancelledErro
 from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestrator import retry
+    from orchestrator import retry, trip_metrics
     from orchestrator.models import (
         BOOK_ACTIVITY,
         CANCEL_ACTIVITY,
@@ -162,6 +162,7 @@ class TripWorkflow:
                 error_type, message = _describe(err)
                 verdict = retry.judge(error_type)
                 step.last_error = message
+                trip_metrics.attempt(self._state, name, "book", err)
                 if not verdict.retryable:
                     step.status = StepStatus.FAILED
                     self._touch()
@@ -184,6 +185,7 @@ class TripWorkflow:
                     self._touch()
                     return StepOutcome.UNKNOWN
                 continue
+            trip_metrics.attempt(self._state, name, "book", None)
             step.status = StepStatus.BOOKED
             step.confirmation_id = confirmation.confirmation_id
             step.price_cents = confirmation.price_cents
@@ -216,6 +218,7 @@ class TripWorkflow:
         # Once undone, a step that failed shows again why it failed (a booked one shows no error).
         booking_error = step.last_error if step.status == StepStatus.FAILED else ""
         step.status = StepStatus.COMPENSATING
+        trip_metrics.compensating(self._state, name)
         retry_number = 0
         while True:
             step.attempts += 1
@@ -230,11 +233,13 @@ class TripWorkflow:
                 )
             except FailureError as err:
                 step.last_error = _describe(err)[1]
+                trip_metrics.attempt(self._state, name, "cancel", err)
                 self._touch()
                 # Compensations retry for ever, with the booking steps' backoff (capped at 10 s).
                 await workflow.sleep(retry.backoff_seconds(retry_number))
                 retry_number += 1
                 continue
+            trip_metrics.attempt(self._state, name, "cancel", None)
             step.status = StepStatus.COMPENSATED
             step.last_error = booking_error
             self._touch()
@@ -316,6 +321,7 @@ class TripWorkflow:
     def _set_status(self, status: TripStatus) -> None:
         self._state.status = status
         self._touch()
+        trip_metrics.status_changed(self._state)
         workflow.upsert_search_attributes([TRIP_STATUS.value_set(status.value)])
         workflow.upsert_memo({MEMO_TRIP: self._state})
 

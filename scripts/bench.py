@@ -40,6 +40,7 @@ from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
 from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
+from scripts.stack_observe import ObservePorts
 from scripts.stack_secure import SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer
 
@@ -69,6 +70,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--secure",
         action="store_true",
         help="everything on (mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS), as STACK_SECURE=1 runs it",
+    )
+    parser.add_argument(
+        "--observe",
+        action="store_true",
+        help="everything of docs/operations.md on: traces to an OTLP receiver in this process, every "
+        "/metrics, the worker's health (Prometheus itself is not started)",
     )
     parser.add_argument(
         "--worker-flags",
@@ -265,6 +272,8 @@ async def main_async(args: argparse.Namespace) -> int:
                 server=dev_server(args),
                 worker_args=shlex.split(args.worker_flags or ""),
                 secure=args.secure,
+                observe=ObservePorts.free() if args.observe else None,
+                prometheus=False,
             )
         )
         print(f"starting a stack in {run_dir} ...", flush=True)

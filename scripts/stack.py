@@ -11,6 +11,7 @@ for the demo, the benchmark and tests, on any ports.
     python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
     python -m scripts.stack --replicas 2 --workers 2 --apis 2   # scaled out (scripts/stack_scale.py)
     python -m scripts.stack --secure                # mutual TLS, JWT, payload codec (docs/security.md)
+    STACK_OBSERVE=1 python -m scripts.stack         # with traces, metrics, health, Prometheus
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ from types import TracebackType
 from typing import Literal, TextIO, TypeVar
 
 from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
+from scripts.stack_observe import Observability, ObservePorts
 from scripts.stack_process import ChildProcess
 from scripts.stack_scale import (
     DEFAULT_POSTGRES_DSN,
@@ -104,6 +106,8 @@ class StackOptions:
     postgres_dsn: str | None = None  # database of services with several replicas (and no *_DB DSN)
     secure: bool = False  # STACK_SECURE=1: mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS, codec server
     codec_port: int = DEFAULT_CODEC_PORT
+    observe: ObservePorts | None = None  # traces, metrics, health, Prometheus (scripts/stack_observe.py)
+    prometheus: bool = True  # with `observe`, also run Prometheus if it is installed
 
 
 class Stack:
@@ -125,6 +129,10 @@ class Stack:
             for part, first in (("api", ports.api), *((name, getattr(ports, name)) for name in SERVICES))
         }
         self.secure: SecureStackParts | None = None  # made at start (state_dir must exist)
+        self.observability = (
+            Observability(options.observe, options.state_dir) if options.observe is not None else None
+        )
+        self.prometheus = False
 
     def _temporal_address(self) -> str:
         opts = self.options
@@ -184,6 +192,8 @@ class Stack:
         opts = self.options
         log_path = opts.log_dir / f"{name}.log" if opts.log_dir is not None else None
         env = self.child_env() if env is None else env
+        if self.observability is not None:
+            env = {**env, **self.observability.env(name)}
         return ChildProcess(name, argv, env=env, cwd=ROOT, echo=opts.echo, log_path=log_path)
 
     async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[T]]) -> T:
@@ -219,6 +229,8 @@ class Stack:
             argv = [sys.executable, "-m", "orchestrator.codec_server"]
             self.children.append(self._child("codec", argv, env=codec_env))
             await self.children[-1].start()
+        if self.observability is not None:
+            await self.observability.start()
         if opts.temporal == "dev":
             server = opts.server or TemporalDevServer()
             server.port = opts.ports.temporal
@@ -250,6 +262,7 @@ class Stack:
                 ),  # type: ignore[misc]
             )
         await self._start_serving("api", "orchestrator.server", "ORCHESTRATOR_ADDR")
+        await self._start_prometheus()
 
     async def _start_serving(self, part: str, module: str, variable: str) -> None:
         """Every replica of a gRPC server `part`, each told its own address in `variable`."""
@@ -268,12 +281,29 @@ class Stack:
             )
         )
 
+    async def _start_prometheus(self) -> None:
+        """With observability on and Debian's prometheus installed, scrape the stack."""
+        observability = self.observability
+        binary = observability.prometheus_binary() if observability is not None else None
+        if observability is None or binary is None or not self.options.prometheus:
+            return
+        await self._start_ready(
+            ChildProcess(
+                "prometheus", observability.prometheus_argv(binary), env={}, cwd=ROOT, echo=None,
+                log_path=self.options.state_dir / "prometheus" / "prometheus.log",
+            ),
+            lambda: observability.wait_prometheus_ready(self.options.ready_timeout),
+        )  # fmt: skip
+        self.prometheus = True
+
     async def stop(self) -> dict[str, int | None]:
         """Stop the children newest first (API before worker before services before Temporal)."""
         codes: dict[str, int | None] = {}
         for child in reversed(self.children):
             codes[child.name] = await child.stop()
         self.children.clear()
+        if self.observability is not None:
+            await self.observability.stop()
         return codes
 
     async def wait_any_exit(self) -> ChildProcess:
@@ -310,6 +340,8 @@ class Stack:
             lines.append(f"  Temporal Web UI   {self.ui_url}")
         if self.secure is not None:
             lines += self.secure.describe(self.addresses["api"])
+        if self.observability is not None:
+            lines += self.observability.describe(self.prometheus)
         return "\n".join(lines)
 
 
@@ -365,6 +397,12 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         default=os.environ.get("STACK_SECURE", "") not in ("", "0"),
         help="mutual TLS, JWT callers, encrypted payloads, codec server [env STACK_SECURE=1]",
     )
+    parser.add_argument(
+        "--observe",
+        action=argparse.BooleanOptionalAction,
+        default=os.environ.get("STACK_OBSERVE", "").strip().lower() in {"1", "on", "true", "yes"},
+        help="traces, metrics, the worker's health and Prometheus (docs/operations.md) [env STACK_OBSERVE]",
+    )
     return parser.parse_args(argv)
 
 
@@ -413,6 +451,7 @@ async def run_foreground(args: argparse.Namespace) -> int:
         postgres_dsn=args.postgres_dsn,
         secure=args.secure,
         codec_port=_port_of(os.environ.get("TRIP_CODEC_ADDR", f"localhost:{DEFAULT_CODEC_PORT}")),
+        observe=ObservePorts() if args.observe else None,
     )
     stack = Stack(options)
     stopping = asyncio.Event()

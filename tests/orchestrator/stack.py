@@ -46,6 +46,8 @@ class Stack:
     extra_env: dict[str, str] = field(default_factory=dict)
     # How this test dials the servers (none: plaintext, whatever the test process's environment says).
     client_tls: TlsSettings = field(default_factory=TlsSettings)
+    # More environment for one process ("flight", ..., "worker", "trip"), e.g. its TRIP_METRICS_ADDR.
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         for name in (*SERVICES, "trip"):
@@ -69,7 +71,7 @@ class Stack:
 
     def _process(self, name: str, module: str) -> ManagedProcess:
         log = self.workdir / "logs" / f"{name}.log"
-        process = ManagedProcess(module, [], self.env(), log).start()
+        process = ManagedProcess(module, [], {**self.env(), **self.process_env.get(name, {})}, log).start()
         self.processes[name] = process
         return process
 
@@ -120,6 +122,7 @@ async def running_stack(
     databases: dict[str, str] | None = None,
     extra_env: dict[str, str] | None = None,
     client_tls: TlsSettings | None = None,
+    process_env: dict[str, dict[str, str]] | None = None,
 ) -> AsyncIterator[Stack]:
     """A real `temporal server start-dev` on a free port and every process of the suite, stopped after."""
     env = await WorkflowEnvironment.start_local(
@@ -131,6 +134,7 @@ async def running_stack(
     stack.databases = dict(databases or {})
     stack.extra_env = dict(extra_env or {})
     stack.client_tls = client_tls or TlsSettings()
+    stack.process_env = dict(process_env or {})
     try:
         await stack.start_all()
         yield stack

@@ -15,6 +15,7 @@ import pytest
 from google.protobuf import json_format
 from tripbooking.trip.v1 import trip_pb2
 
+from booking_runtime import tracing
 from booking_runtime import validation as shared
 from booking_runtime.config import build_parser
 from booking_runtime.errors import InvalidArgument
@@ -127,7 +128,7 @@ def _service_help(service: str) -> str:
 
 def _is_read(name: str) -> bool:
     """In the orchestrator's options, a booking service's --help, or read by the stack or the tests."""
-    if name in {env for _, env, *_ in _OPTIONS}:
+    if name in {env for _, env, *_ in _OPTIONS} or name in tracing.ENDPOINT_VARIABLES:
         return True
     for service in SERVICES:
         variable = name.replace("<SVC>_", f"{service.upper()}_")
