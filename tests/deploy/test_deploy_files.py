@@ -28,10 +28,14 @@ from orchestrator.config import _OPTIONS
 from tests.support.processes import ROOT
 
 DEPLOY = ROOT / "deploy"
-DESIGN = ROOT.parent.parent / "shared" / "DESIGN.md"
+# The contract sits in shared/ beside the checkout (CI's clone and the main work tree alike).
+DESIGN = next(
+    (p / "shared" / "DESIGN.md" for p in (ROOT.parent, ROOT.parent.parent) if (p / "shared").is_dir()),
+    ROOT.parent / "shared" / "DESIGN.md",
+)
 IMAGE = "tripbooking"
 MODULES = {"flight_svc", "hotel_svc", "cab_svc", "orchestrator.worker", "orchestrator.server"}
-LATER_MODULES = {"orchestrator.codec_server"}  # named by DESIGN.md, built on another branch
+LATER_MODULES = {"orchestrator.codec_server"}  # off by default (TRIP_CODEC_KEYS): behind a compose profile
 # The listen variable and DESIGN.md port of each server command.
 LISTEN = {
     "flight_svc": ("FLIGHT_SVC_ADDR", 50051),
@@ -152,7 +156,7 @@ def test_compose_runs_the_images_commands_on_their_ports() -> None:
         env: Mapping[str, str] = service.get("environment", {})
         assert set(env) <= known, (name, set(env) - known)
         if module in LATER_MODULES:
-            assert service.get("profiles"), f"{name} runs a command this branch lacks: keep it profile-gated"
+            assert service.get("profiles"), f"{name} is an opt-in feature: keep it profile-gated"
         if module in LISTEN:
             variable, port = LISTEN[module]
             assert env[variable] == f"0.0.0.0:{port}", name
