@@ -11,6 +11,7 @@ from pathlib import Path
 import grpc
 
 from tests.booking.stack import (
+    Service,
     Stack,
     cab_request,
     day,
@@ -47,7 +48,7 @@ async def test_bytes_that_do_not_parse_are_invalid_argument_on_every_method(stac
 
 
 async def test_huge_date_and_time_values_are_refused_by_field_with_a_small_reply(stack: Stack) -> None:
-    cases = [
+    cases: list[tuple[Service, str, dict[str, object], str]] = [
         (stack.flight, "BookFlight", flight_request(HUGE), "date"),
         (stack.flight, "SearchFlights", {"date": HUGE}, "date"),
         (stack.hotel, "ReserveHotel", hotel_request(day(3), HUGE), "check_out"),
@@ -64,7 +65,7 @@ async def test_huge_date_and_time_values_are_refused_by_field_with_a_small_reply
 
 
 async def test_week_dates_control_characters_and_long_ids_are_refused_by_field(stack: Stack) -> None:
-    cases = [
+    cases: list[tuple[Service, str, dict[str, object], str]] = [
         (stack.flight, "BookFlight", flight_request("2027-W02-6"), "date"),
         (stack.flight, "BookFlight", flight_request(day(3), customer_id="x\u0000"), "customer_id"),
         (stack.flight, "BookFlight", flight_request(day(3), idempotency_key="k" * 129), "idempotency_key"),

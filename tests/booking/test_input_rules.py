@@ -31,7 +31,7 @@ def refusal(call: object, *args: object, **kwargs: object) -> InvalidArgument:
         "2027-01-16 ",
         "2027-01-16\n",
         "2027-01-16\x00",
-        "２０２７-01-16",  # full-width digits are digits to str.isdigit
+        "\uff12\uff10\uff12\uff17-01-16",  # full-width digits are digits to str.isdigit
         "2027-02-30",
         "2027-13-01",
         "",
@@ -80,7 +80,7 @@ def test_rfc3339_times_with_an_offset_parse_to_utc(text: str, utc: datetime) -> 
         "2027-01-02T14:00:00,5Z",
         "2027-W01-6T14:00:00Z",
         "2027-02-30T14:00:00Z",
-        "２０２７-01-02T14:00:00Z",
+        "\uff12\uff10\uff12\uff17-01-02T14:00:00Z",
         "2027-01-02T14:00:00Z ",
         "",
     ],
@@ -92,8 +92,8 @@ def test_anything_but_an_rfc3339_time_with_an_offset_is_refused(text: str) -> No
 
 @pytest.mark.parametrize(
     ("value", "limit"),
-    [("x" * 129, "identifier"), ("a\x00b", "identifier"), ("a\x7fb", "identifier"), ("a\u0085b", "identifier"),
-     ("tab\there", "text"), ("x" * 201, "text"), ("line\nbreak", "text")],
+    [("x" * 129, "identifier"), ("a\x00b", "identifier"), ("a\x7fb", "identifier"),
+     ("a\u0085b", "identifier"), ("tab\there", "text"), ("x" * 201, "text"), ("line\nbreak", "text")],
 )  # fmt: skip
 def test_text_is_bounded_and_free_of_control_characters(value: str, limit: str) -> None:
     check = validation.identifier if limit == "identifier" else validation.text

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import cast
+
 import grpc
 
 from tests.support.reflection_client import bad_request
@@ -52,6 +54,7 @@ def named_fields(error: grpc.aio.AioRpcError) -> list[str]:
 def metadata_bytes(error: grpc.aio.AioRpcError) -> int:
     """How many bytes the reply's status took in headers: message plus trailing metadata."""
     size = len((error.details() or "").encode())
-    for key, value in error.trailing_metadata() or ():
-        size += len(key) + (len(value) if isinstance(value, bytes | str) else 0)
+    for item in error.trailing_metadata() or ():
+        key, value = cast("tuple[str, str | bytes]", item)
+        size += len(key) + len(value)
     return size
