@@ -8,4 +8,7 @@
 - `storage`, `tables`: SQLAlchemy Core on SQLite (writer thread, group commit) or PostgreSQL.
 - `ledger`: the idempotent booking ledger and lazily created inventory; never oversells.
 - `catalog`, `validation`, `app`: catalog seeding, shared input checks, and service start-up.
+- `request_parsing`: bytes that do not parse become INVALID_ARGUMENT, not UNKNOWN.
+- `page_token`, `temporal_outcomes`: the API's sealed page tokens, and what a client is told when a
+  call to Temporal fails or waits too long (UNAVAILABLE whenever the outcome is unknown).
 """

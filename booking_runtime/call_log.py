@@ -2,24 +2,32 @@
 
 One interceptor (not three) because each grpc.aio interceptor layer costs an await and a handler
 rebuild per call; this one caches the wrapped handler per method so the hot path stays short.
+
+What a client can act on (DESIGN.md) is settled here for every server: a request that does not
+parse is INVALID_ARGUMENT (booking_runtime.request_parsing); a call that arrives while the server
+drains, that the drain has to interrupt, or that fails in a way the server did not foresee, is
+UNAVAILABLE (send the same request again), never UNKNOWN or CANCELLED.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import logging
 import sys
 import time
+import traceback
 from collections.abc import AsyncIterator, Awaitable, Callable
 from typing import Any
 
 import grpc
 
 from booking_runtime import tracing
-from booking_runtime.errors import ServiceError, abort
+from booking_runtime.errors import MAX_DETAIL_CHARS, ServiceError, Unavailable, abort
 from booking_runtime.grpc_metrics import CallMetrics
 from booking_runtime.json_logging import configure_json_logging
+from booking_runtime.request_parsing import Unparsable, message_name, tolerant
 from booking_runtime.trip_ids import trip_id_of_booking_request
 
 log = logging.getLogger("booking_runtime.calls")
@@ -68,22 +76,63 @@ TripIdOf = Callable[[Any], "str | None"]
 
 
 class CallTracker:
-    """Counts in-flight calls so a graceful shutdown knows when it may stop."""
+    """Knows the calls in flight, so a graceful shutdown knows when it may stop, and can end the
+    streams (at once) and the calls that outlast the grace period with UNAVAILABLE."""
 
     def __init__(self) -> None:
-        self.in_flight = 0
         self.draining = False
+        self._calls: set[_Call] = set()
         self._idle = asyncio.Event()
         self._idle.set()
+        self._drained = asyncio.Event()  # set when the drain begins: open streams end on it
+        # grpc's task of every call a handler took, until it has sent its reply: once none is left,
+        # every such reply is on the wire and the process may close its connections. (A refusal of
+        # the drain gate may be cut off: its client then sees a reset connection, UNAVAILABLE too.)
+        self._open_tasks = 0
+        self._all_sent = asyncio.Event()
+        self._all_sent.set()
 
-    def enter(self) -> None:
-        self.in_flight += 1
+    @property
+    def in_flight(self) -> int:
+        return len(self._calls)
+
+    def opened(self, task: asyncio.Task[Any] | None) -> None:
+        if task is not None:
+            self._open_tasks += 1
+            self._all_sent.clear()
+            task.add_done_callback(self._task_done)
+
+    def _task_done(self, _: asyncio.Task[Any]) -> None:
+        self._open_tasks -= 1
+        if self._open_tasks == 0:
+            self._all_sent.set()
+
+    async def wait_all_sent(self) -> None:
+        await self._all_sent.wait()
+
+    def enter(self, call: _Call) -> None:
+        self._calls.add(call)
         self._idle.clear()
 
-    def leave(self) -> None:
-        self.in_flight -= 1
-        if self.in_flight == 0:
+    def leave(self, call: _Call) -> None:
+        self._calls.discard(call)
+        if not self._calls:
             self._idle.set()
+
+    def start_draining(self) -> None:
+        """Refuse new business calls and end every open stream (each ends with UNAVAILABLE)."""
+        self.draining = True
+        self._drained.set()
+
+    def interrupt(self) -> int:
+        """End the calls still in flight (the grace period is over) with UNAVAILABLE; how many."""
+        calls = list(self._calls)
+        for call in calls:
+            call.interrupt()
+        return len(calls)
+
+    async def wait_drained(self) -> None:
+        await self._drained.wait()
 
     async def wait_idle(self) -> None:
         await self._idle.wait()
@@ -121,9 +170,12 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if cached is not None:
             return cached
         handler = await continuation(handler_call_details)
-        if handler is None or method.startswith(INFRASTRUCTURE_PREFIXES):
+        if handler is None:
             return handler
-        wrapped = self._wrap(method, handler)
+        if method.startswith(INFRASTRUCTURE_PREFIXES):
+            wrapped = _infrastructure(method, handler)
+        else:
+            wrapped = self._wrap(method, handler)
         self._cache[method] = wrapped
         return wrapped
 
@@ -131,35 +183,44 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
         if handler.unary_unary is not None:
             return grpc.unary_unary_rpc_method_handler(
                 self._unary(method, handler.unary_unary),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         if handler.unary_stream is not None:
             return grpc.unary_stream_rpc_method_handler(
                 self._server_stream(method, handler.unary_stream),
-                request_deserializer=handler.request_deserializer,
+                request_deserializer=tolerant(handler.request_deserializer),
                 response_serializer=handler.response_serializer,
             )
         return handler
 
     def _unary(self, method: str, behavior: Callable[..., Any]) -> Callable[..., Awaitable[Any]]:
+        name = message_name(method)
+
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             async with _Call(self, method, request, context):
+                if type(request) is Unparsable:
+                    raise request.refusal(name)
                 return await behavior(request, context)
 
         return call
 
     def _server_stream(self, method: str, behavior: Callable[..., Any]) -> Callable[..., AsyncIterator[Any]]:
+        name = message_name(method)
+        tracker = self._tracker
+
         async def call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> AsyncIterator[Any]:
-            async with _Call(self, method, request, context):
-                async for reply in behavior(request, context):
+            async with _Call(self, method, request, context) as this:
+                if type(request) is Unparsable:
+                    raise request.refusal(name)
+                async for reply in _until_drained(behavior(request, context), tracker, this):
                     yield reply
 
         return call
 
     async def _gate(self, context: grpc.aio.ServicerContext[Any, Any]) -> None:
         if self._tracker.draining:
-            await context.abort(grpc.StatusCode.UNAVAILABLE, f"{self._service} is shutting down")
+            await abort(context, _shutting_down(self._service), self._domain)
 
     def _log(self, method: str, request: Any, code: grpc.StatusCode, seconds: float) -> None:
         entry: dict[str, Any] = {
@@ -175,7 +236,7 @@ class CallInterceptor(grpc.aio.ServerInterceptor):
             entry["trip_id"] = trip_id
         key = getattr(request, "idempotency_key", None)
         if key:
-            entry["idempotency_key"] = key
+            entry["idempotency_key"] = key[:MAX_DETAIL_CHARS]
         if self._traced:
             trace_id = tracing.current_trace_id()
             if trace_id:
@@ -189,7 +250,7 @@ class _Call:
     A plain class rather than @asynccontextmanager: it runs on every call, and this costs less.
     """
 
-    __slots__ = ("_context", "_entered", "_method", "_owner", "_request", "_started")
+    __slots__ = ("_context", "_entered", "_interrupted", "_method", "_owner", "_request", "_started", "_task")
 
     def __init__(
         self, owner: CallInterceptor, method: str, request: Any, context: grpc.aio.ServicerContext[Any, Any]
@@ -200,33 +261,76 @@ class _Call:
         self._context = context
         self._started = time.perf_counter()
         self._entered = False
+        self._interrupted = False
+        self._task: asyncio.Task[Any] | None = None
 
-    async def __aenter__(self) -> None:
+    async def __aenter__(self) -> _Call:
         try:
             await self._owner._gate(self._context)
         except BaseException as exc:  # refused while draining: still logged
             self._finish(_code_of(self._context, exc))
             raise
-        self._owner._tracker.enter()
+        self._task = asyncio.current_task()
+        self._owner._tracker.opened(self._task)
+        self._owner._tracker.enter(self)
         self._entered = True
+        return self
+
+    def interrupt(self) -> None:
+        """The drain ends this call: its handler is cancelled and the client gets UNAVAILABLE."""
+        self._interrupted = True
+        if self._task is not None:
+            self._task.cancel()
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: Any
     ) -> None:
         code = grpc.StatusCode.OK
         try:
-            if isinstance(exc, ServiceError):
-                code = exc.code
-                await abort(self._context, exc, self._owner._domain)
-            elif exc is not None:
-                code = _code_of(self._context, exc)
+            if exc is None:
+                return
+            error = self._error_for(exc)
+            if error is not None:
+                code = error.code
+                await abort(self._context, error, self._owner._domain)
+            code = _code_of(self._context, exc)
         finally:
             self._finish(code)
+
+    def _error_for(self, exc: BaseException) -> ServiceError | None:
+        """The status a client gets for `exc`: None when grpc already has it (abort, client cancel)."""
+        if isinstance(exc, ServiceError):
+            return exc
+        if isinstance(exc, asyncio.CancelledError):
+            if not self._interrupted:
+                return None  # the client cancelled: nobody is listening
+            if self._task is not None:
+                self._task.uncancel()
+            return _shutting_down(self._owner._service)
+        if isinstance(exc, grpc.aio.AbortError | GeneratorExit):
+            return None
+        if not isinstance(exc, Exception):
+            return None
+        log.error(
+            "unexpected_error",
+            extra={
+                "service": self._owner._service,
+                "event": "unexpected_error",
+                "method": self._method,
+                "error": repr(exc)[:500],
+                "traceback": "".join(traceback.format_exception(exc))[-4000:],
+            },
+        )
+        return Unavailable(
+            f"{self._owner._service} failed while handling the call, so its outcome is unknown: "
+            "send the same request again",
+            reason="OUTCOME_UNKNOWN",
+        )
 
     def _finish(self, code: grpc.StatusCode) -> None:
         owner = self._owner
         if self._entered:
-            owner._tracker.leave()
+            owner._tracker.leave(self)
         seconds = time.perf_counter() - self._started
         if owner._metrics is not None:
             owner._metrics.record(self._method, code, seconds)
@@ -234,6 +338,98 @@ class _Call:
             tracing.mark_current_span(code)
         if owner._log_calls:
             owner._log(self._method, self._request, code, seconds)
+
+
+def _shutting_down(service: str) -> ServiceError:
+    return Unavailable(f"{service} is shutting down: send the same request again", reason="SHUTTING_DOWN")
+
+
+async def _until_drained(
+    replies: AsyncIterator[Any], tracker: CallTracker, call: _Call
+) -> AsyncIterator[Any]:
+    """A stream's replies until the server starts draining; then the stream ends with UNAVAILABLE.
+
+    Each reply is awaited alongside the drain, so an idle stream (a WatchTrip long poll) does not
+    hold the shutdown for the whole grace period. Streams are few, so the extra task is cheap.
+    """
+    drained = asyncio.ensure_future(tracker.wait_drained())
+    following: asyncio.Future[Any] | None = None
+    try:
+        while True:
+            following = asyncio.ensure_future(anext(replies))
+            done, _ = await asyncio.wait({following, drained}, return_when=asyncio.FIRST_COMPLETED)
+            if following not in done:
+                raise _shutting_down(call._owner._service)
+            try:
+                reply = following.result()
+            except StopAsyncIteration:
+                return
+            following = None
+            yield reply
+    finally:
+        drained.cancel()
+        if following is not None and not following.done():
+            following.cancel()
+            with contextlib.suppress(BaseException):
+                await following
+        aclose = getattr(replies, "aclose", None)
+        if aclose is not None:
+            await aclose()
+
+
+def _infrastructure(method: str, handler: grpc.RpcMethodHandler) -> grpc.RpcMethodHandler:
+    """Health and reflection: served while draining and not logged, but bad bytes are bad input."""
+    name = message_name(method)
+
+    async def refuse(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> None:
+        await abort(context, request.refusal(name), "grpc")
+
+    if handler.unary_unary is not None:
+        unary: Callable[..., Any] = handler.unary_unary
+
+        async def unary_call(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
+            if type(request) is Unparsable:
+                await refuse(request, context)
+            return await unary(request, context)
+
+        return grpc.unary_unary_rpc_method_handler(
+            unary_call, tolerant(handler.request_deserializer), handler.response_serializer
+        )
+    if handler.unary_stream is not None:
+        stream: Callable[..., Any] = handler.unary_stream
+
+        async def stream_call(
+            request: Any, context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            if type(request) is Unparsable:
+                await refuse(request, context)
+            async for reply in stream(request, context):
+                yield reply
+
+        return grpc.unary_stream_rpc_method_handler(
+            stream_call, tolerant(handler.request_deserializer), handler.response_serializer
+        )
+    if handler.stream_stream is not None:
+        both: Callable[..., Any] = handler.stream_stream
+
+        async def checked(
+            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            async for request in requests:
+                if type(request) is Unparsable:
+                    await refuse(request, context)
+                yield request
+
+        async def both_call(
+            requests: AsyncIterator[Any], context: grpc.aio.ServicerContext[Any, Any]
+        ) -> AsyncIterator[Any]:
+            async for reply in both(checked(requests, context), context):
+                yield reply
+
+        return grpc.stream_stream_rpc_method_handler(
+            both_call, tolerant(handler.request_deserializer), handler.response_serializer
+        )
+    return handler
 
 
 def _code_of(context: grpc.aio.ServicerContext[Any, Any], exc: BaseException) -> grpc.StatusCode:

@@ -3,6 +3,8 @@
 Domain code raises a `ServiceError`; the server turns it into a status whose code, message,
 `google.rpc.ErrorInfo` (reason, domain, metadata) and, for bad input, `google.rpc.BadRequest`
 detail let a client (and the orchestrator's retry policy) tell refusals apart without parsing text.
+Every string a status carries is clipped (`clip`), so no reply echoes unbounded input and a status
+stays far below gRPC's 8 KiB header limit whatever a request held.
 """
 
 from __future__ import annotations
@@ -14,6 +16,27 @@ import grpc
 from google.protobuf import any_pb2
 from google.rpc import error_details_pb2, status_pb2
 from grpc_status import rpc_status
+
+# UTF-8 bytes: the message travels percent-encoded in `grpc-message` (up to 3 bytes per byte) and
+# again, with the details, base64-encoded in `grpc-status-details-bin`.
+MAX_MESSAGE_CHARS = 256
+MAX_DETAIL_CHARS = 128
+SHOWN_CHARS = 40
+
+
+def clip(text: str, limit: int) -> str:
+    """`text` cut to at most `limit` UTF-8 bytes (on a character boundary), marked with an ellipsis."""
+    if len(text) <= limit // 4 or len(text.encode()) <= limit:
+        return text
+    cut = text.encode()[: limit - 3].decode(errors="ignore")
+    return cut + "\u2026"
+
+
+def shown(value: str) -> str:
+    """A value as a refusal quotes it: repr of its first SHOWN_CHARS characters."""
+    if len(value) <= SHOWN_CHARS:
+        return repr(value)
+    return repr(value[:SHOWN_CHARS]) + f"... ({len(value)} characters)"
 
 
 class ServiceError(Exception):
@@ -87,20 +110,27 @@ class FailedPrecondition(ServiceError):
 def to_status(error: ServiceError, domain: str) -> grpc.Status:
     """The rich status for `error`: code, message, ErrorInfo and (bad input) BadRequest."""
     details: list[any_pb2.Any] = []
-    info = error_details_pb2.ErrorInfo(reason=error.reason, domain=domain, metadata=error.metadata)
+    metadata = {clip(k, MAX_DETAIL_CHARS): clip(v, MAX_DETAIL_CHARS) for k, v in error.metadata.items()}
+    info = error_details_pb2.ErrorInfo(
+        reason=clip(error.reason, MAX_DETAIL_CHARS), domain=domain, metadata=metadata
+    )
     packed = any_pb2.Any()
     packed.Pack(info)
     details.append(packed)
     if isinstance(error, InvalidArgument):
         bad = error_details_pb2.BadRequest(
             field_violations=[
-                error_details_pb2.BadRequest.FieldViolation(field=error.field, description=error.description)
+                error_details_pb2.BadRequest.FieldViolation(
+                    field=clip(error.field or "", MAX_DETAIL_CHARS),
+                    description=clip(error.description, MAX_DETAIL_CHARS),
+                )
             ]
         )
         packed = any_pb2.Any()
         packed.Pack(bad)
         details.append(packed)
-    status = status_pb2.Status(code=_proto_code(error.code), message=error.message, details=details)
+    message = clip(error.message, MAX_MESSAGE_CHARS)
+    status = status_pb2.Status(code=_proto_code(error.code), message=message, details=details)
     return rpc_status.to_status(status)
 
 

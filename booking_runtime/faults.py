@@ -8,6 +8,7 @@ caller cannot know whether it booked. The saga must survive both (tests/orchestr
 from __future__ import annotations
 
 import asyncio
+import logging
 import random
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -16,6 +17,13 @@ import grpc
 
 from booking_runtime.call_log import INFRASTRUCTURE_PREFIXES
 from booking_runtime.config import FaultSettings
+
+log = logging.getLogger("booking_runtime.faults")
+
+
+def _delaying(name: str, delay: float) -> None:
+    """Say that a call is being held (in flight, past the drain gate): tests wait for this line."""
+    log.info("fault_latency", extra={"event": "fault_latency", "method": name, "seconds": delay})
 
 
 class FaultInterceptor(grpc.aio.ServerInterceptor):
@@ -61,6 +69,7 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):
 
         async def after(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if delay > 0:
+                _delaying(name, delay)
                 await asyncio.sleep(delay)
             reply = await behavior(request, context)
             if hit():
@@ -69,6 +78,7 @@ class FaultInterceptor(grpc.aio.ServerInterceptor):
 
         async def before(request: Any, context: grpc.aio.ServicerContext[Any, Any]) -> Any:
             if delay > 0:
+                _delaying(name, delay)
                 await asyncio.sleep(delay)
             if hit():
                 await context.abort(settings.code, f"injected fault in {name}")

@@ -8,12 +8,16 @@ calls get up to `grace_seconds` to finish, and only then does the process exit.
 from __future__ import annotations
 
 import asyncio
+import atexit
+import contextlib
 import logging
+import os
 import signal
+import sys
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NoReturn
 
 import grpc
 import uvloop
@@ -27,6 +31,8 @@ from booking_runtime.grpc_metrics import CallMetrics
 
 log = logging.getLogger("booking_runtime.server")
 
+# How long interrupted calls (the grace period is over) get to send their UNAVAILABLE.
+INTERRUPT_SECONDS = 1.0
 HEALTH_SERVICE = health_pb2.DESCRIPTOR.services_by_name["Health"].full_name
 
 
@@ -99,22 +105,42 @@ class RunningServer:
         log_event(spec.name, "serving", address=spec.address, port=self.port, tls=secure)
 
     async def drain_and_stop(self) -> None:
-        """NOT_SERVING, refuse new business calls, let in-flight ones finish within grace, stop."""
+        """NOT_SERVING, refuse new business calls, end open streams, let in-flight calls finish
+        within grace (then end them with UNAVAILABLE), stop."""
         spec = self.spec
         started = time.monotonic()
-        self.tracker.draining = True
+        self.tracker.start_draining()
         await self.health.enter_graceful_shutdown()
         log_event(spec.name, "draining", in_flight=self.tracker.in_flight, grace_seconds=spec.grace_seconds)
         try:
             await asyncio.wait_for(self.tracker.wait_idle(), timeout=spec.grace_seconds)
         except TimeoutError:
-            log_event(spec.name, "grace_expired", in_flight=self.tracker.in_flight)
-        remaining = max(0.0, spec.grace_seconds - (time.monotonic() - started))
-        await self.server.stop(remaining)
+            log_event(spec.name, "grace_expired", interrupted=self.tracker.interrupt())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.tracker.wait_idle(), timeout=INTERRUPT_SECONDS)
+        # Replies still being written get the rest of the grace period (at least a second).
+        remaining = max(1.0, spec.grace_seconds - (time.monotonic() - started))
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.tracker.wait_all_sent(), timeout=remaining)
         call_lines.flush()
         if spec.on_stop is not None:
             await spec.on_stop()
         log_event(spec.name, "stopped", seconds=round(time.monotonic() - started, 3))
+
+    def close_connections(self) -> NoReturn:
+        """End the process without grpc's own shutdown: the last step of a drain.
+
+        grpc's `server.stop` cancels (CANCELLED, which no client retries) every call that reached
+        the server but that no handler has taken yet, and calls keep arriving until clients see
+        its GOAWAY. Every call a handler took has been answered by now, so the process exits and
+        the kernel closes its connections instead: a call still on its way in ends UNAVAILABLE
+        (connection reset), which a client retries. Exit handlers (atexit) run first.
+        """
+        atexit._run_exitfuncs()
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(0)
 
 
 async def run_server(spec: ServerSpec) -> None:
@@ -131,6 +157,7 @@ async def run_server(spec: ServerSpec) -> None:
         await running.drain_and_stop()
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.remove_signal_handler(sig)
+    running.close_connections()
 
 
 def run(main: Callable[[], Awaitable[None]], telemetry_name: str | None = None) -> None:

@@ -48,7 +48,7 @@ class CabDomain:
         self.fleets = {fleet.city.casefold(): fleet for fleet in fleets}
 
     def fleet(self, city: str) -> FleetInfo:
-        validation.required_text("city", city, max_length=64)
+        validation.text("city", city)
         fleet = self.fleets.get(city.strip().casefold())
         if fleet is None:
             raise NotFound(f"no cabs in {city!r}: not a city we serve", field="city")
@@ -70,13 +70,13 @@ class CabDomain:
     ) -> BookingRequest:
         """Validate a ScheduleCab (every field before any lookup) and say what it takes."""
         validation.idempotency_key(idempotency_key)
-        validation.required_text("customer_id", customer_id)
-        validation.required_text("city", city, max_length=64)
+        validation.identifier("customer_id", customer_id)
+        validation.text("city", city)
         if not pickup_text:
             raise InvalidArgument("pickup_time", "is required")
         pickup = validation.bookable_pickup("pickup_time", pickup_text)
-        validation.required_text("pickup_address", pickup_address, max_length=500)
-        validation.required_text("dropoff_address", dropoff_address, max_length=500)
+        validation.text("pickup_address", pickup_address)
+        validation.text("dropoff_address", dropoff_address)
         fleet = self.fleet(city)
         return BookingRequest(
             idempotency_key=idempotency_key,

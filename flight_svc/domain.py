@@ -57,6 +57,8 @@ class FlightDomain:
 
     def search(self, origin: str, destination: str, day_text: str) -> tuple[list[FlightInfo], date]:
         """Flights matching the filters (empty matches all) on a date (empty: today), by departure."""
+        validation.text("origin", origin, required=False)
+        validation.text("destination", destination, required=False)
         day = validation.bookable_date("date", day_text) if day_text else validation.today()
         origin, destination = origin.strip().upper(), destination.strip().upper()
         found = [
@@ -77,8 +79,8 @@ class FlightDomain:
     ) -> BookingRequest:
         """Validate a BookFlight (every field before any lookup) and say what it takes."""
         validation.idempotency_key(idempotency_key)
-        validation.required_text("customer_id", customer_id)
-        validation.required_text("flight_number", flight_number, max_length=16)
+        validation.identifier("customer_id", customer_id)
+        validation.identifier("flight_number", flight_number)
         validation.count("seats", seats)
         day = validation.bookable_date("date", day_text)
         flight = self.flight(flight_number)

@@ -72,6 +72,7 @@ class HotelDomain:
 
     def search(self, city: str, check_in_text: str, check_out_text: str) -> tuple[list[HotelInfo], Stay]:
         """Hotels in a city (empty: all) for a stay (empty check_in: today; empty check_out: one night)."""
+        validation.text("city", city, required=False)
         check_in = check_in_text or validation.today().isoformat()
         if check_out_text:
             check_out = check_out_text
@@ -92,8 +93,8 @@ class HotelDomain:
     ) -> BookingRequest:
         """Validate a ReserveHotel (every field before any lookup) and say what it takes."""
         validation.idempotency_key(idempotency_key)
-        validation.required_text("customer_id", customer_id)
-        validation.required_text("hotel_id", hotel_id, max_length=64)
+        validation.identifier("customer_id", customer_id)
+        validation.identifier("hotel_id", hotel_id)
         validation.count("rooms", rooms)
         the_stay = stay(check_in, check_out)
         hotel = self.hotel(hotel_id)

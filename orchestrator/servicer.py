@@ -7,8 +7,6 @@ long-polls the workflow's history and queries once per new batch of events (none
 
 from __future__ import annotations
 
-import base64
-import binascii
 import functools
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -29,7 +27,9 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound, ServiceError
+from booking_runtime import page_token
+from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from booking_runtime.temporal_outcomes import TemporalHealth, temporal_error, watched
 from orchestrator import convert, search_attributes, validation
 from orchestrator.codec import CustomerHasher
 from orchestrator.models import (
@@ -56,25 +56,22 @@ WATCH_POLL_TIMEOUT = timedelta(seconds=30)
 Context = grpc.aio.ServicerContext[Any, Any]
 
 
-class TemporalError(ServiceError):
-    """Temporal itself failed a call (unreachable, overloaded, ...): same code, so clients can retry."""
-
-    def __init__(self, err: RPCError) -> None:
-        super().__init__(f"Temporal: {err.message}", reason=f"TEMPORAL_{err.status.name}")
-        self.code = grpc.StatusCode[err.status.name]
-
-
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
 StreamMethod = TypeVar("StreamMethod", bound=Callable[..., AsyncIterator[Any]])
 
 
 def _temporal_errors(method: Method) -> Method:
+    """Failures of Temporal calls as statuses a client can act on (booking_runtime.temporal_outcomes)."""
+
     @functools.wraps(method)
     async def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
             return await method(*args, **kwargs)
-        except RPCError as err:
-            raise TemporalError(err) from err
+        except Exception as err:
+            status = temporal_error(err)
+            if status is None:
+                raise
+            raise status from err
 
     return cast(Method, wrapper)
 
@@ -85,8 +82,11 @@ def _temporal_stream_errors(method: StreamMethod) -> StreamMethod:
         try:
             async for item in method(*args, **kwargs):
                 yield item
-        except RPCError as err:
-            raise TemporalError(err) from err
+        except Exception as err:
+            status = temporal_error(err)
+            if status is None:
+                raise
+            raise status from err
 
     return cast(StreamMethod, wrapper)
 
@@ -108,6 +108,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         self._attempt_timeout_seconds = attempt_timeout_seconds
         self._now = clock  # BookTrip refuses dates before today (UTC)
         self._hasher = hasher  # TRIP_CODEC_KEYS: TripCustomerId holds a keyed hash, not the id
+        self._health = TemporalHealth(lambda timeout: client.service_client.check_health(timeout=timeout))
 
     # --- BookTrip ----------------------------------------------------------------------------------
 
@@ -135,10 +136,13 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             task_timeout=WORKFLOW_TASK_TIMEOUT,
         )
         try:
-            state: TripState = await self._client.execute_update_with_start_workflow(
-                TripWorkflow.attach,
-                AttachRequest(fingerprint=fingerprint, wait_for_outcome=request.wait_for_outcome),
-                start_workflow_operation=start,
+            state: TripState = await self._watched(
+                context,
+                self._client.execute_update_with_start_workflow(
+                    TripWorkflow.attach,
+                    AttachRequest(fingerprint=fingerprint, wait_for_outcome=request.wait_for_outcome),
+                    start_workflow_operation=start,
+                ),
             )
         except WorkflowUpdateFailedError as err:
             if isinstance(err.cause, ApplicationError) and err.cause.type == "RequestMismatch":
@@ -180,20 +184,35 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
     @_temporal_errors
     async def CancelTrip(self, request: trip_pb2.CancelTripRequest, context: Context) -> trip_pb2.Trip:
         trip_id = validation.require_trip_id(request.trip_id)
+        reason = validation.cancel_reason(request.reason)
         handle = self._handle(trip_id)
         try:
-            state = await handle.execute_update(TripWorkflow.cancel, CancelRequest(reason=request.reason))
+            state = await self._watched(
+                context, handle.execute_update(TripWorkflow.cancel, CancelRequest(reason=reason))
+            )
         except WorkflowUpdateFailedError as err:
-            raise _update_refusal(err) from None
+            refusal = _update_refusal(err)
+            if not (isinstance(refusal, FailedPrecondition) and refusal.reason == "TRIP_ENDED"):
+                raise refusal from None
+            state = await self._cancelled_before(trip_id)
         except RPCError as err:
             if err.status != RPCStatusCode.NOT_FOUND:
                 raise
             # Unknown trip, or one whose workflow has closed: describe tells them apart.
-            ended = await self._ended_state(trip_id)
-            raise FailedPrecondition(
-                "TRIP_ENDED", f"trip {trip_id} already ended {ended.status.name}"
-            ) from None
+            state = await self._cancelled_before(trip_id)
         return convert.trip_to_proto(state)
+
+    async def _cancelled_before(self, trip_id: str) -> TripState:
+        """CancelTrip of an ended trip: a cancelled one is the answer (a client sends the same
+        CancelTrip again when it was told UNAVAILABLE); any other end is FAILED_PRECONDITION."""
+        ended = await self._ended_state(trip_id)
+        if ended.status != TripStatus.CANCELLED:
+            raise FailedPrecondition("TRIP_ENDED", f"trip {trip_id} already ended {ended.status.name}")
+        return ended
+
+    async def _watched(self, context: Context, call: Awaitable[TripState]) -> TripState:
+        """A call that may wait long (an update): UNAVAILABLE if Temporal goes away meanwhile."""
+        return await watched(call, self._health, context.time_remaining())
 
     def _handle(self, trip_id: str) -> WorkflowHandle[TripWorkflow, TripState]:
         return self._client.get_workflow_handle_for(TripWorkflow.run, trip_id)
@@ -234,15 +253,14 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         if request.page_size < 0:
             raise InvalidArgument("page_size", "must be 0 (default 20) to 100")
         page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        try:
-            token = base64.urlsafe_b64decode(request.page_token) if request.page_token else None
-        except (binascii.Error, ValueError):
-            raise InvalidArgument("page_token", "not a token from a previous ListTrips") from None
+        customer_id = validation.list_customer(request.customer_id)
         try:
             status = convert.status_from_proto(request.status)
         except ValueError:
             raise InvalidArgument("status", f"unknown trip status {request.status}") from None
-        query = list_query(request.customer_id, status, self._hasher)
+        query = list_query(customer_id, status, self._hasher)
+        # A token this API did not hand out (or for other filters) is refused here, at once.
+        token = page_token.unseal(request.page_token, query)
         executions = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
         try:
             await executions.fetch_next_page()
@@ -256,7 +274,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         next_token = executions.next_page_token
         return trip_pb2.ListTripsResponse(
             trips=[await _listed_trip(execution) for execution in page],
-            next_page_token=base64.urlsafe_b64encode(next_token).decode() if next_token else "",
+            next_page_token=page_token.seal(next_token or b"", query),
         )
 
     # --- WatchTrip -------------------------------------------------------------------------------------

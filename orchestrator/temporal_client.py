@@ -10,7 +10,6 @@ TEMPORAL_CONFIG_FILE). Command-line flags win over both. The names this suite re
 from __future__ import annotations
 
 import asyncio
-import json
 import logging
 import os
 import time
@@ -69,7 +68,7 @@ def connect_config(settings: Settings, env: Mapping[str, str] | None = None) -> 
     standard, used = standard_env(os.environ if env is None else env)
     for old in used:
         use = DEPRECATED_ALIASES[old]
-        log.warning(json.dumps({"level": "warning", "event": "deprecated_setting", "name": old, "use": use}))
+        log.warning("deprecated_setting", extra={"event": "deprecated_setting", "setting": old, "use": use})
     config = ClientConfigProfile.load(override_env_vars=standard).to_client_connect_config()
     config["target_host"] = settings.temporal_address or config.get("target_host") or DEFAULT_ADDRESS
     config["namespace"] = settings.namespace or config.get("namespace") or DEFAULT_NAMESPACE

@@ -13,9 +13,12 @@ from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime import validation as shared
 from booking_runtime.errors import InvalidArgument
-from orchestrator.models import CabSpec, FlightSpec, HotelSpec, TripRequest
+from orchestrator.models import CabSpec, FlightSpec, HotelSpec, TripRequest, step_key, trip_id_for
 
-REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]{1,128}")
+# The trip id ("trip-" + request_id) and each step's idempotency key at its service
+# ("trip-<request_id>:flight", flight being the longest step name) are ids too: at most 128 characters.
+MAX_REQUEST_ID_LENGTH = shared.MAX_ID_LENGTH - len(trip_id_for("")) - len(step_key("", "flight"))
+REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
 # The booking services' own checks (booking_runtime.validation) run here too, under the proto field
 # paths: a request they would refuse as INVALID_ARGUMENT must be refused before a trip starts, not
 # after its flight is booked. The rules below them are the trip's own.
@@ -27,9 +30,10 @@ def parse_book_request(request: trip_pb2.BookTripRequest, now: datetime) -> Trip
     today = now.astimezone(UTC).date()
     if not REQUEST_ID.fullmatch(request.request_id):
         raise InvalidArgument(
-            "request_id", "required: 1 to 128 characters of letters, digits, '.', '_', ':' and '-'"
+            "request_id",
+            f"required: 1 to {MAX_REQUEST_ID_LENGTH} characters of letters, digits, '.', '_', ':' and '-'",
         )
-    customer_id = shared.required_text("customer_id", request.customer_id)
+    customer_id = shared.identifier("customer_id", request.customer_id)
     for part in ("flight", "hotel", "cab"):
         if not request.HasField(part):
             raise InvalidArgument(part, "required")
@@ -50,28 +54,34 @@ def parse_book_request(request: trip_pb2.BookTripRequest, now: datetime) -> Trip
         request_id=request.request_id,
         customer_id=customer_id,
         flight=FlightSpec(
-            flight_number=shared.required_text("flight.flight_number", flight.flight_number),
+            flight_number=shared.identifier("flight.flight_number", flight.flight_number),
             date=flight_date.isoformat(),
             seats=shared.count("flight.seats", flight.seats),
         ),
         hotel=HotelSpec(
-            hotel_id=shared.required_text("hotel.hotel_id", hotel.hotel_id),
+            hotel_id=shared.identifier("hotel.hotel_id", hotel.hotel_id),
             check_in=check_in.isoformat(),
             check_out=check_out.isoformat(),
             rooms=shared.count("hotel.rooms", hotel.rooms),
         ),
         cab=CabSpec(
-            city=shared.required_text("cab.city", cab.city),
+            city=shared.text("cab.city", cab.city),
             pickup_time=cab.pickup_time,
-            pickup_address=shared.required_text("cab.pickup_address", cab.pickup_address),
-            dropoff_address=shared.required_text("cab.dropoff_address", cab.dropoff_address),
+            pickup_address=shared.text("cab.pickup_address", cab.pickup_address),
+            dropoff_address=shared.text("cab.dropoff_address", cab.dropoff_address),
         ),
     )
 
 
 def require_trip_id(trip_id: str) -> str:
-    if not trip_id:
-        raise InvalidArgument("trip_id", "required")
-    if len(trip_id) > 200:
-        raise InvalidArgument("trip_id", "too long")
-    return trip_id
+    return shared.identifier("trip_id", trip_id)
+
+
+def cancel_reason(reason: str) -> str:
+    """CancelTrip's reason: optional text."""
+    return shared.text("reason", reason, required=False)
+
+
+def list_customer(customer_id: str) -> str:
+    """ListTrips' customer filter: optional, an id (checked before it reaches a visibility query)."""
+    return shared.identifier("customer_id", customer_id, required=False)

@@ -12,6 +12,7 @@ from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 
 from tests.booking.stack import (
+    Service,
     Stack,
     cab_request,
     day,
@@ -51,6 +52,11 @@ async def test_sigkill_and_restart_keeps_every_booking(stack: Stack, tmp_path: P
         await second.close()
 
 
+async def held_in_flight(svc: Service) -> bool:
+    """The service has logged that a call is held by its latency fault (so it is in flight)."""
+    return '"event": "fault_latency"' in svc.process.log_tail(200)
+
+
 async def test_sigterm_turns_health_not_serving_and_finishes_in_flight_calls(tmp_path: Path) -> None:
     svc = service(
         "flight",
@@ -63,14 +69,13 @@ async def test_sigterm_turns_health_not_serving_and_finishes_in_flight_calls(tmp
     health = health_pb2_grpc.HealthStub(svc.channel)
     try:
         request = flight_request(day(81))
-        # The stub starts the call at once (the reflection client would first await descriptors),
-        # so the health check below goes out after it on the same connection: once the check
-        # answers, the slow call is being served.
         slow = flight_pb2_grpc.FlightServiceStub(svc.channel).BookFlight(
             flight_pb2.BookFlightRequest(**cast("dict[str, Any]", request))
         )
-        reply = await health.Check(health_pb2.HealthCheckRequest())
-        assert reply.status == health_pb2.HealthCheckResponse.SERVING
+        # The premise: the slow call is in flight (past the drain gate) before SIGTERM. The fault
+        # interceptor logs when it starts holding a call; a health check answered first proves
+        # nothing, since under load it may be served before the slow call is dispatched.
+        await wait_for(lambda: held_in_flight(svc), timeout=10, what="the slow call in flight")
         svc.process.signal(signal.SIGTERM)
 
         async def not_serving() -> bool:

@@ -8,16 +8,25 @@ from datetime import UTC, datetime
 import grpc
 import pytest
 from temporalio import activity
+from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime.errors import InvalidArgument
+from booking_runtime.temporal_outcomes import temporal_error
 from booking_runtime.validation import bookable_date
 from orchestrator import retry
 from orchestrator.activities import BookingActivities
-from orchestrator.models import ACTIVITY_NAMES, BOOK_ACTIVITY, CANCEL_ACTIVITY, TripStatus
-from orchestrator.servicer import TemporalError, list_query
-from orchestrator.validation import parse_book_request
+from orchestrator.models import (
+    ACTIVITY_NAMES,
+    BOOK_ACTIVITY,
+    CANCEL_ACTIVITY,
+    TripStatus,
+    step_key,
+    trip_id_for,
+)
+from orchestrator.servicer import list_query
+from orchestrator.validation import MAX_REQUEST_ID_LENGTH, parse_book_request
 from tests.orchestrator.fakes import FakeServices
 
 NOW = datetime(2027, 1, 10, 14, 25, tzinfo=UTC)
@@ -131,10 +140,41 @@ def test_list_query_quotes_its_values() -> None:
     )
 
 
-def test_temporal_failures_keep_their_grpc_code() -> None:
-    error = TemporalError(RPCError("frontend down", RPCStatusCode.UNAVAILABLE, b""))
-    assert error.code == grpc.StatusCode.UNAVAILABLE
+def test_a_temporal_call_of_unknown_outcome_is_unavailable_and_a_refusal_internal() -> None:
+    error = temporal_error(RPCError("frontend down", RPCStatusCode.UNAVAILABLE, b""))
+    assert error is not None and error.code == grpc.StatusCode.UNAVAILABLE
     assert error.reason == "TEMPORAL_UNAVAILABLE" and "frontend down" in error.message
+    # A dropped connection ("transport error"), deadlines and cancelled RPCs: the call may have acted.
+    for status in ("UNKNOWN", "DEADLINE_EXCEEDED", "CANCELLED", "INTERNAL", "RESOURCE_EXHAUSTED"):
+        error = temporal_error(RPCError("transport error", RPCStatusCode[status], b""))
+        assert error is not None and error.code == grpc.StatusCode.UNAVAILABLE, status
+    error = temporal_error(WorkflowUpdateRPCTimeoutOrCancelledError())
+    assert error is not None and error.code == grpc.StatusCode.UNAVAILABLE
+    error = temporal_error(RPCError("no such namespace", RPCStatusCode.PERMISSION_DENIED, b""))
+    assert error is not None and error.code == grpc.StatusCode.INTERNAL
+    assert temporal_error(ValueError("not Temporal's")) is None
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [("request_id", "r" * 117), ("customer_id", "c" * 129), ("customer_id", "bad\u0000id"),
+     ("cab.city", "x" * 201), ("cab.pickup_time", "2027-03-01T18Z"), ("flight.date", "2027-W09-1")],
+)  # fmt: skip
+def test_ids_text_dates_and_times_follow_the_shared_rules(field: str, value: str) -> None:
+    request = valid()
+    _set(field, value)(request)
+    with pytest.raises(InvalidArgument) as caught:
+        parse_book_request(request, NOW)
+    assert caught.value.field == field
+
+
+def test_the_longest_request_id_keeps_trip_id_and_step_keys_within_128_characters() -> None:
+    request = valid()
+    request.request_id = "r" * MAX_REQUEST_ID_LENGTH
+    trip = parse_book_request(request, NOW)
+    trip_id = trip_id_for(trip.request_id)
+    assert len(trip_id) <= 128
+    assert all(len(step_key(trip_id, step)) <= 128 for step in ("flight", "hotel", "cab"))
 
 
 async def test_workers_register_every_activity_under_its_models_name() -> None:

@@ -22,7 +22,7 @@ from booking_runtime.errors import InvalidArgument
 from orchestrator import cli
 from orchestrator.config import _OPTIONS
 from orchestrator.models import trip_id_for
-from orchestrator.validation import parse_book_request
+from orchestrator.validation import MAX_REQUEST_ID_LENGTH, parse_book_request
 from tests.support.processes import ROOT
 
 README = (ROOT / "README.md").read_text()
@@ -146,3 +146,14 @@ def test_configuration_table_names_only_variables_that_are_read() -> None:
     assert "TEMPORAL_ADDRESS" in names and "<SVC>_FAULT_RATE" in names, names
     unknown = [name for name in names if not _is_read(name)]
     assert not unknown, f"README's configuration table names variables nothing reads: {unknown}"
+
+
+def test_readme_says_what_a_client_may_retry_and_with_what() -> None:
+    match = re.search(r"### What a client may retry\n(.*?)\n## ", README, re.S)
+    assert match, "README.md needs a 'What a client may retry' section"
+    section = match.group(1)
+    for words in ("`UNAVAILABLE`", "`DEADLINE_EXCEEDED`", "same `request_id`", "same `idempotency_key`",
+                  "`CancelTrip` again", "`INVALID_ARGUMENT`"):  # fmt: skip
+        assert words in section, words
+    assert f"`request_id` at most {MAX_REQUEST_ID_LENGTH}" in section
+    assert f"at most {shared.MAX_ID_LENGTH}" in section and f"at most {shared.MAX_TEXT_LENGTH}" in section
