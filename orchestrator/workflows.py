@@ -51,6 +51,9 @@ ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # may have run the old code are still open (tests/orchestrator/histories keeps their histories).
 PATCH_REFUSAL_AFTER_RETRY = "compensate-refusal-after-retry"
 PATCH_COMPENSATE_EVERY_STEP = "compensate-every-step"
+PATCH_CANCEL_RECORDED_FIRST = "cancel-recorded-before-undo"
+# The timer that ends the workflow task accepting CancelTrip before anything is undone.
+CANCEL_CHECKPOINT = timedelta(milliseconds=1)
 
 
 class StepOutcome(Enum):
@@ -103,6 +106,8 @@ class TripWorkflow:
                 self._set_status(TripStatus.COMPLETED)
             else:
                 final = TripStatus.FAILED if self._cancel_reason is None else TripStatus.CANCELLED
+                if final == TripStatus.CANCELLED:
+                    await self._cancel_recorded()
                 await self._compensate_all(final)
         except asyncio.CancelledError:
             # Cancelled through Temporal: undo what may be booked, even mid-step, then end cancelled.
@@ -193,6 +198,18 @@ class TripWorkflow:
             step.last_error = ""
             self._touch()
             return StepOutcome.BOOKED
+
+    async def _cancel_recorded(self) -> None:
+        """Let the workflow task that accepted CancelTrip complete before anything is undone.
+
+        The cancels are local activities, run inside a workflow task. If that task were also the one
+        accepting the update and were lost with it (the Temporal server restarted before it
+        completed), the services would hold the cancellations while the history still says
+        CONFIRMED. A timer ends the task first, so the update is in the history before any cancel,
+        and every replay undoes the same.
+        """
+        if workflow.patched(PATCH_CANCEL_RECORDED_FIRST):
+            await workflow.sleep(CANCEL_CHECKPOINT)
 
     async def _compensate_all(self, final: TripStatus) -> None:
         """Undo the steps newest first, each until it succeeds; then end in `final`.

@@ -20,7 +20,8 @@ HISTORIES = {path.stem: path.read_text() for path in sorted(HISTORY_DIR.glob("*.
 
 def test_every_scenario_is_recorded_including_both_sides_of_each_patch() -> None:
     """`NAME.json` is recorded by today's code; `NAME_vN.json` by the code before patch N:
-    1 compensate-refusal-after-retry, 2 compensate-every-step (orchestrator/workflows.py)."""
+    1 compensate-refusal-after-retry, 2 compensate-every-step, 3 cancel-recorded-before-undo
+    (orchestrator/workflows.py)."""
     today = {
         "completed",
         "failed_compensated",
@@ -32,7 +33,8 @@ def test_every_scenario_is_recorded_including_both_sides_of_each_patch() -> None
     }
     before_patch_1 = {"refused_after_retry_v1"}
     before_patch_2 = {f"{name}_v2" for name in today - {"completed"}}
-    assert set(HISTORIES) >= today | before_patch_1 | before_patch_2
+    before_patch_3 = {"cancelled_v3", "lost_task_cancelled_v3"}
+    assert set(HISTORIES) >= today | before_patch_1 | before_patch_2 | before_patch_3
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))
