@@ -1,4 +1,4 @@
-"""BookTrip validation, the retry table and the activity names, as plain functions (no servers)."""
+"""BookTrip validation and the retry table, as plain functions (no servers)."""
 
 from __future__ import annotations
 
@@ -7,18 +7,15 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
-from temporalio import activity
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
 
 from booking_runtime.errors import InvalidArgument
 from booking_runtime.validation import bookable_date
 from orchestrator import retry
-from orchestrator.activities import BookingActivities
-from orchestrator.models import ACTIVITY_NAMES, BOOK_ACTIVITY, CANCEL_ACTIVITY, TripStatus
+from orchestrator.models import TripStatus
 from orchestrator.servicer import TemporalError, list_query
 from orchestrator.validation import parse_book_request
-from tests.orchestrator.fakes import FakeServices
 
 NOW = datetime(2027, 1, 10, 14, 25, tzinfo=UTC)
 TODAY = NOW.date()
@@ -136,13 +133,3 @@ def test_temporal_failures_keep_their_grpc_code() -> None:
     assert error.code == grpc.StatusCode.UNAVAILABLE
     assert error.reason == "TEMPORAL_UNAVAILABLE" and "frontend down" in error.message
 
-
-async def test_workers_register_every_activity_under_its_models_name() -> None:
-    real = BookingActivities("127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1")
-    try:
-        for activities in (real.all(), FakeServices().all()):
-            names = [activity._Definition.must_from_callable(fn).name for fn in activities]
-            assert names == list(ACTIVITY_NAMES)
-    finally:
-        await real.close()
-    assert set(ACTIVITY_NAMES) == {*BOOK_ACTIVITY.values(), *CANCEL_ACTIVITY.values()}
