@@ -1,10 +1,10 @@
 """TripWorkflow: the saga that books a flight, a hotel and a cab, and undoes them when it must.
 
-    1. book, in order                  2. hold                                     3. end
+    1. book, in order              2. hold
     flight --> hotel --> cab --> CONFIRMED --> timer until check-out ---------> COMPLETED
       |          |        |          |
-      | refused, out of budget,      | CancelTrip before the trip starts
-      | or a cancel arrived          | (or any time: a cancel through Temporal)
+      | a step refused or out        | CancelTrip before the trip starts,
+      | of budget; a cancel          | or a cancel through Temporal
       v          v        v          v
     3. undo: COMPENSATING, cancel cab, hotel, flight (newest first) --------> FAILED | CANCELLED
 
@@ -151,7 +151,7 @@ class TripWorkflow:
             if outcome is StepOutcome.BOOKED:
                 continue
             if outcome is StepOutcome.REFUSED:
-                self._compensations.pop()
+                self._compensations.pop()  # the service holds nothing for this key
             if self._cancel_reason is None:
                 self._state.failure_reason = f"{step.name}: {self._state.step(step.name).last_error}"
             return False

@@ -132,4 +132,3 @@ def test_temporal_failures_keep_their_grpc_code() -> None:
     error = TemporalError(RPCError("frontend down", RPCStatusCode.UNAVAILABLE, b""))
     assert error.code == grpc.StatusCode.UNAVAILABLE
     assert error.reason == "TEMPORAL_UNAVAILABLE" and "frontend down" in error.message
-
