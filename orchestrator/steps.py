@@ -32,7 +32,11 @@ from orchestrator.models import (
 
 
 class TripActivities(ABC):
-    """The six activities: each step's booking and its cancellation by idempotency key."""
+    """The six activities: each step's booking and its cancellation by idempotency key.
+
+    A failed call raises an ApplicationError whose `type` is the gRPC status code name (or the call
+    times out); the workflow judges it with orchestrator.retry.
+    """
 
     @activity.defn(name="book_flight")
     @abstractmethod
