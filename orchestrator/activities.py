@@ -1,5 +1,7 @@
-"""The saga's steps: one gRPC call each to the flight, hotel or cab service.
+"""The saga's activities as gRPC calls to the flight, hotel and cab services.
 
+Each method implements the activity of the same name declared in orchestrator/steps.py
+(`TripActivities`: activity name, input, output), which is what the workflow calls.
 One `BookingActivities` object per worker holds one grpc.aio channel per service (over all its replicas),
 reused by every call
 (opening a channel per call would cost a TCP and HTTP/2 handshake each time). A failed call becomes an
@@ -23,13 +25,13 @@ from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from orchestrator.channels import CHANNEL_OPTIONS as CHANNEL_OPTIONS  # re-exported for the tests
 from orchestrator.channels import open_channel
 from orchestrator.models import (
-    ACTIVITY_NAMES,
     BookFlightInput,
     CancelStepInput,
     ReserveHotelInput,
     ScheduleCabInput,
     StepConfirmation,
 )
+from orchestrator.steps import TripActivities
 
 T = TypeVar("T")
 
@@ -39,7 +41,7 @@ DEADLINE_SHARE = 0.9
 DEFAULT_DEADLINE_SECONDS = 9.0
 
 
-class BookingActivities:
+class BookingActivities(TripActivities):
     """The six activities; create once per worker, `await close()` on shutdown."""
 
     def __init__(self, flight_addr: str, hotel_addr: str, cab_addr: str) -> None:
@@ -54,11 +56,6 @@ class BookingActivities:
         for channel in self._channels:
             await channel.close(None)
 
-    def all(self) -> list[Any]:
-        """Every activity, for Worker(activities=...)."""
-        return [getattr(self, name) for name in ACTIVITY_NAMES]
-
-    @activity.defn(name="book_flight")
     async def book_flight(self, step: BookFlightInput) -> StepConfirmation:
         request = flight_pb2.BookFlightRequest(
             idempotency_key=step.idempotency_key,
@@ -70,13 +67,11 @@ class BookingActivities:
         reply = await _call(self._flight.BookFlight(request, timeout=_deadline()))
         return StepConfirmation(reply.booking_id, reply.price_cents, reply.currency)
 
-    @activity.defn(name="cancel_flight")
     async def cancel_flight(self, step: CancelStepInput) -> StepConfirmation:
         request = flight_pb2.CancelFlightBookingRequest(idempotency_key=step.idempotency_key)
         reply = await _call(self._flight.CancelFlightBooking(request, timeout=_deadline()))
         return StepConfirmation(reply.booking_id, reply.price_cents, reply.currency)
 
-    @activity.defn(name="reserve_hotel")
     async def reserve_hotel(self, step: ReserveHotelInput) -> StepConfirmation:
         request = hotel_pb2.ReserveHotelRequest(
             idempotency_key=step.idempotency_key,
@@ -89,13 +84,11 @@ class BookingActivities:
         reply = await _call(self._hotel.ReserveHotel(request, timeout=_deadline()))
         return StepConfirmation(reply.reservation_id, reply.price_cents, reply.currency)
 
-    @activity.defn(name="cancel_hotel")
     async def cancel_hotel(self, step: CancelStepInput) -> StepConfirmation:
         request = hotel_pb2.CancelHotelReservationRequest(idempotency_key=step.idempotency_key)
         reply = await _call(self._hotel.CancelHotelReservation(request, timeout=_deadline()))
         return StepConfirmation(reply.reservation_id, reply.price_cents, reply.currency)
 
-    @activity.defn(name="schedule_cab")
     async def schedule_cab(self, step: ScheduleCabInput) -> StepConfirmation:
         request = cab_pb2.ScheduleCabRequest(
             idempotency_key=step.idempotency_key,
@@ -108,7 +101,6 @@ class BookingActivities:
         reply = await _call(self._cab.ScheduleCab(request, timeout=_deadline()))
         return StepConfirmation(reply.booking_id, reply.price_cents, reply.currency)
 
-    @activity.defn(name="cancel_cab")
     async def cancel_cab(self, step: CancelStepInput) -> StepConfirmation:
         request = cab_pb2.CancelCabRequest(idempotency_key=step.idempotency_key)
         reply = await _call(self._cab.CancelCab(request, timeout=_deadline()))

@@ -38,14 +38,6 @@ TERMINAL_STATUSES = frozenset({TripStatus.FAILED, TripStatus.CANCELLED, TripStat
 # What a BookTrip with wait_for_outcome waits for: the saga has either booked everything or given up.
 OUTCOME_STATUSES = TERMINAL_STATUSES | {TripStatus.CONFIRMED}
 
-# Booking order; compensation runs the other way round.
-STEP_NAMES = ("flight", "hotel", "cab")
-BOOK_ACTIVITY = {"flight": "book_flight", "hotel": "reserve_hotel", "cab": "schedule_cab"}
-CANCEL_ACTIVITY = {"flight": "cancel_flight", "hotel": "cancel_hotel", "cab": "cancel_cab"}
-# Every activity a worker registers (each step's booking, then its cancellation); an implementation
-# names its methods after them.
-ACTIVITY_NAMES = tuple(name for step in STEP_NAMES for name in (BOOK_ACTIVITY[step], CANCEL_ACTIVITY[step]))
-
 
 @dataclass(frozen=True)
 class FlightSpec:

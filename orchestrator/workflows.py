@@ -1,10 +1,17 @@
 """TripWorkflow: the saga that books a flight, a hotel and a cab, and undoes them when it must.
 
-Each step is a local activity tried once per call; the workflow owns the retry loop so that a query
-shows a step's attempts and last error while it is still retrying. When the trip fails or is
-cancelled, every step is undone, newest first: also a step that timed out (it may still have booked)
-and a step this history never reached (a workflow task whose completion was lost may have booked it;
-docs/reliability.md).
+    1. book, in order              2. hold
+    flight --> hotel --> cab --> CONFIRMED --> timer until check-out ---------> COMPLETED
+      |          |        |          |
+      | a step refused or out        | CancelTrip before the trip starts,
+      | of budget; a cancel          | or a cancel through Temporal
+      v          v        v          v
+    3. undo: COMPENSATING, cancel cab, hotel, flight (newest first) --------> FAILED | CANCELLED
+
+Each step's compensation is registered before the step runs, and the undo covers every step of the
+trip (see `_undo` for why). A step is a local activity tried once per call (orchestrator/steps.py
+declares the steps); the workflow owns the retry loop (orchestrator/retry.py), so that a query shows
+a step's attempts and last error while it is still retrying. `_outcome` decides how the trip ends.
 
 Workflow code is replayed: keep it deterministic, and put any change to the commands it issues behind
 `workflow.patched(...)` (tests/orchestrator/test_replay.py guards the recorded histories).
@@ -16,7 +23,7 @@ import asyncio
 from collections.abc import Coroutine
 from datetime import timedelta
 from enum import Enum
-from typing import Any
+from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
@@ -26,16 +33,10 @@ from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 with workflow.unsafe.imports_passed_through():
     from orchestrator import retry, trip_metrics
     from orchestrator.models import (
-        BOOK_ACTIVITY,
-        CANCEL_ACTIVITY,
         OUTCOME_STATUSES,
-        STEP_NAMES,
         AttachRequest,
-        BookFlightInput,
         CancelRequest,
         CancelStepInput,
-        ReserveHotelInput,
-        ScheduleCabInput,
         StepConfirmation,
         StepState,
         StepStatus,
@@ -45,6 +46,7 @@ with workflow.unsafe.imports_passed_through():
         step_key,
     )
     from orchestrator.search_attributes import MEMO_TRIP, TRIP_CUSTOMER_ID, TRIP_STATUS
+    from orchestrator.steps import STEPS, Step, StepActivity
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 # Patch ids: each names a change to the commands a trip issues; never remove one while trips that
@@ -54,6 +56,7 @@ PATCH_COMPENSATE_EVERY_STEP = "compensate-every-step"
 PATCH_CANCEL_RECORDED_FIRST = "cancel-recorded-before-undo"
 # The timer that ends the workflow task accepting CancelTrip before anything is undone.
 CANCEL_CHECKPOINT = timedelta(milliseconds=1)
+Input = TypeVar("Input")
 
 
 class StepOutcome(Enum):
@@ -81,15 +84,16 @@ class TripWorkflow:
             fingerprint=input.fingerprint,
             status=TripStatus.BOOKING,
             steps=[
-                StepState(name=name, idempotency_key=step_key(input.trip_id, name)) for name in STEP_NAMES
+                StepState(name=step.name, idempotency_key=step_key(input.trip_id, step.name))
+                for step in STEPS
             ],
             created_at=now,
             updated_at=now,
             ends_at=input.request.ends_at(),
             version=1,
         )
-        # Steps whose compensation is registered and not yet done, oldest first.
-        self._to_compensate: list[str] = []
+        # The compensation stack: steps that may hold a booking, oldest first; undone from the top.
+        self._compensations: list[Step[Any]] = []
         self._cancel_reason: str | None = None
 
     # --- the saga --------------------------------------------------------------------------------
@@ -98,106 +102,130 @@ class TripWorkflow:
     async def run(self, input: TripInput) -> TripState:
         self._index_at_start()
         try:
-            booked_all = await self._book_all_steps()
-            if booked_all and self._cancel_reason is None:
+            if await self._book_every_step():  # 1. book
                 self._set_status(TripStatus.CONFIRMED)
-                await self._wait_for_end_or_cancel()
-            if self._cancel_reason is None and self._state.status == TripStatus.CONFIRMED:
-                self._set_status(TripStatus.COMPLETED)
+                await self._hold()  # 2. hold
+            outcome = self._outcome()
+            if outcome == TripStatus.COMPLETED:
+                self._set_status(outcome)
             else:
-                final = TripStatus.FAILED if self._cancel_reason is None else TripStatus.CANCELLED
-                if final == TripStatus.CANCELLED:
-                    await self._cancel_recorded()
-                await self._compensate_all(final)
+                if outcome == TripStatus.CANCELLED:
+                    await self._cancel_recorded()  # the cancel is in the history before any undo
+                await self._undo(outcome)  # 3. undo
         except asyncio.CancelledError:
-            # Cancelled through Temporal: undo what may be booked, even mid-step, then end cancelled.
+            # Cancelled through Temporal, even mid-step: that is a cancel too, unless the trip is
+            # already failing. Undo under a shield: a second cancellation must not stop the undo
+            # halfway, which would leave bookings that no trip owns.
             if not self._state.terminal:
-                failing = self._state.status == TripStatus.COMPENSATING and self._cancel_reason is None
-                if not failing:
+                if self._state.status != TripStatus.COMPENSATING:
                     self._cancel_reason = self._cancel_reason or "workflow cancelled through Temporal"
-                final = TripStatus.FAILED if failing else TripStatus.CANCELLED
-                await self._shielded(self._compensate_all(final))
+                await _shielded(self._undo(self._outcome()))
             await workflow.wait_condition(workflow.all_handlers_finished)
             raise
+        # Let the updates still running (a BookTrip waiting for the outcome, CancelTrip) answer
+        # before the workflow ends; they would fail otherwise.
         await workflow.wait_condition(workflow.all_handlers_finished)
-        if self._state.status == TripStatus.FAILED:
-            raise ApplicationError(
-                self._state.failure_reason, self._state, type="TripFailed", non_retryable=True
-            )
-        if self._state.status == TripStatus.CANCELLED:
-            raise ApplicationError(
-                self._state.failure_reason, self._state, type="TripCancelled", non_retryable=True
-            )
+        return self._result()
+
+    def _outcome(self) -> TripStatus:
+        """How the trip ends: CANCELLED if a cancel arrived, COMPLETED if it was held to its end."""
+        if self._cancel_reason is not None:
+            return TripStatus.CANCELLED
+        if self._state.status == TripStatus.CONFIRMED:
+            return TripStatus.COMPLETED
+        return TripStatus.FAILED
+
+    def _result(self) -> TripState:
+        """The trip; a FAILED or CANCELLED one ends the workflow failed (visible as such in Temporal)."""
+        status = self._state.status
+        if status in (TripStatus.FAILED, TripStatus.CANCELLED):
+            kind = "TripFailed" if status == TripStatus.FAILED else "TripCancelled"
+            raise ApplicationError(self._state.failure_reason, self._state, type=kind, non_retryable=True)
         return self._state
 
-    async def _book_all_steps(self) -> bool:
-        """Book the steps in order; False when one failed or a cancel arrived in between."""
-        for name in STEP_NAMES:
+    # --- 1. book ---------------------------------------------------------------------------------
+
+    async def _book_every_step(self) -> bool:
+        """Book the steps in order; False as soon as one fails or a cancel arrives."""
+        for step in STEPS:
             if self._cancel_reason is not None:
                 return False
-            self._to_compensate.append(name)
-            outcome = await self._book_step(name)
+            # Compensation first, then the step: a call that fails or times out may still book.
+            self._compensations.append(step)
+            outcome = await self._book(step)
             if outcome is StepOutcome.BOOKED:
                 continue
             if outcome is StepOutcome.REFUSED:
-                self._to_compensate.remove(name)
+                self._compensations.pop()  # the service holds nothing for this key
             if self._cancel_reason is None:
-                self._state.failure_reason = f"{name}: {self._state.step(name).last_error}"
+                self._state.failure_reason = f"{step.name}: {self._state.step(step.name).last_error}"
             return False
-        return True
+        return self._cancel_reason is None
 
-    async def _book_step(self, name: str) -> StepOutcome:
-        step = self._state.step(name)
-        step.status = StepStatus.IN_PROGRESS
+    async def _book(self, step: Step[Any]) -> StepOutcome:
+        """Try the step until it books, is refused, runs out of budget, or a cancel arrives."""
+        state = self._state.step(step.name)
+        state.status = StepStatus.IN_PROGRESS
+        booking = step.booking(state.idempotency_key, self._input.request)
         budget = timedelta(seconds=self._input.step_budget_seconds)
         deadline = workflow.now() + budget
         retry_number = 0
         while True:
-            step.attempts += 1
+            state.attempts += 1
             self._touch()
             try:
-                confirmation = await workflow.execute_local_activity(
-                    BOOK_ACTIVITY[name],
-                    self._book_input(name),
-                    result_type=StepConfirmation,
-                    start_to_close_timeout=self._attempt_timeout(),
-                    retry_policy=ONE_ATTEMPT,
-                )
+                confirmation = await self._call(step.book, booking)
             except FailureError as err:
                 error_type, message = _describe(err)
                 verdict = retry.judge(error_type)
-                step.last_error = message
-                trip_metrics.attempt(self._state, name, "book", err)
+                state.last_error = message
+                trip_metrics.attempt(self._state, step.name, "book", err)
                 if not verdict.retryable:
-                    step.status = StepStatus.FAILED
-                    self._touch()
                     refused = verdict.certainly_unbooked
                     if refused and retry_number > 0 and workflow.patched(PATCH_REFUSAL_AFTER_RETRY):
                         # An earlier attempt got no answer: it may still book after this refusal
                         # (a slow request overtaken by its retry), so the step is undone too.
                         refused = False
-                    return StepOutcome.REFUSED if refused else StepOutcome.UNKNOWN
+                    return self._step_failed(state, StepOutcome.REFUSED if refused else StepOutcome.UNKNOWN)
                 delay = timedelta(seconds=retry.backoff_seconds(retry_number))
                 retry_number += 1
                 if workflow.now() + delay > deadline:
-                    step.status = StepStatus.FAILED
-                    step.last_error = f"gave up after {budget.total_seconds():g}s of retries: {message}"
-                    self._touch()
-                    return StepOutcome.UNKNOWN
+                    state.last_error = f"gave up after {budget.total_seconds():g}s of retries: {message}"
+                    return self._step_failed(state, StepOutcome.UNKNOWN)
                 self._touch()
                 if await self._cancel_arrives_within(delay):
-                    step.status = StepStatus.FAILED
-                    self._touch()
-                    return StepOutcome.UNKNOWN
+                    return self._step_failed(state, StepOutcome.UNKNOWN)
                 continue
-            trip_metrics.attempt(self._state, name, "book", None)
-            step.status = StepStatus.BOOKED
-            step.confirmation_id = confirmation.confirmation_id
-            step.price_cents = confirmation.price_cents
-            step.currency = confirmation.currency
-            step.last_error = ""
+            trip_metrics.attempt(self._state, step.name, "book", None)
+            state.status = StepStatus.BOOKED
+            state.confirmation_id = confirmation.confirmation_id
+            state.price_cents = confirmation.price_cents
+            state.currency = confirmation.currency
+            state.last_error = ""
             self._touch()
             return StepOutcome.BOOKED
+
+    def _step_failed(self, state: StepState, outcome: StepOutcome) -> StepOutcome:
+        state.status = StepStatus.FAILED
+        self._touch()
+        return outcome
+
+    # --- 2. hold ---------------------------------------------------------------------------------
+
+    async def _hold(self) -> None:
+        """A confirmed trip sleeps on a durable timer until its end, unless CancelTrip arrives first."""
+        remaining = self._state.ends_at - workflow.now()
+        if remaining > timedelta(0):
+            await self._cancel_arrives_within(remaining)
+
+    async def _cancel_arrives_within(self, delay: timedelta) -> bool:
+        try:
+            await workflow.wait_condition(lambda: self._cancel_reason is not None, timeout=delay)
+        except TimeoutError:
+            return False
+        return True
+
+    # --- 3. undo ---------------------------------------------------------------------------------
 
     async def _cancel_recorded(self) -> None:
         """Let the workflow task that accepted CancelTrip complete before anything is undone.
@@ -211,81 +239,54 @@ class TripWorkflow:
         if workflow.patched(PATCH_CANCEL_RECORDED_FIRST):
             await workflow.sleep(CANCEL_CHECKPOINT)
 
-    async def _compensate_all(self, final: TripStatus) -> None:
-        """Undo the steps newest first, each until it succeeds; then end in `final`.
-
-        Histories from before PATCH_COMPENSATE_EVERY_STEP undo only the steps registered as they ran.
-        """
+    async def _undo(self, outcome: TripStatus) -> None:
+        """Undo the steps newest first, each until it succeeds; then end in `outcome`."""
         if self._cancel_reason is not None:
             self._state.failure_reason = self._cancel_reason
         self._set_status(TripStatus.COMPENSATING)
         if workflow.patched(PATCH_COMPENSATE_EVERY_STEP):
-            # Every step, not only those this history reached: a workflow task whose completion was
-            # lost (worker or server killed) may have booked later steps that no event records, and
-            # a refusal may have overtaken an earlier attempt that still books. A cancel by key
-            # undoes a booking or leaves a tombstone that refuses it later; either way one call.
-            self._to_compensate = list(STEP_NAMES)
-        while self._to_compensate:
-            await self._compensate_step(self._to_compensate[-1])
-            self._to_compensate.pop()
-        self._set_status(final)
+            # Every step, not only those on the stack: a workflow task whose completion was lost
+            # (worker or server killed) may have booked later steps that no event records, and a
+            # refusal may have overtaken an earlier attempt that still books. A cancel by key undoes
+            # a booking or leaves a tombstone that refuses it later; either way one call. Trips
+            # started before this patch replay as they ran: only the steps on the stack.
+            self._compensations = list(STEPS)
+        while self._compensations:
+            await self._compensate(self._compensations[-1])
+            self._compensations.pop()
+        self._set_status(outcome)
 
-    async def _compensate_step(self, name: str) -> None:
-        step = self._state.step(name)
+    async def _compensate(self, step: Step[Any]) -> None:
+        state = self._state.step(step.name)
         # Once undone, a step that failed shows again why it failed (a booked one shows no error).
-        booking_error = step.last_error if step.status == StepStatus.FAILED else ""
-        step.status = StepStatus.COMPENSATING
-        trip_metrics.compensating(self._state, name)
+        booking_error = state.last_error if state.status == StepStatus.FAILED else ""
+        state.status = StepStatus.COMPENSATING
+        trip_metrics.compensating(self._state, step.name)
         retry_number = 0
         while True:
-            step.attempts += 1
+            state.attempts += 1
             self._touch()
             try:
-                await workflow.execute_local_activity(
-                    CANCEL_ACTIVITY[name],
-                    CancelStepInput(idempotency_key=step.idempotency_key),
-                    result_type=StepConfirmation,
-                    start_to_close_timeout=self._attempt_timeout(),
-                    retry_policy=ONE_ATTEMPT,
-                )
+                await self._call(step.cancel, CancelStepInput(idempotency_key=state.idempotency_key))
             except FailureError as err:
-                step.last_error = _describe(err)[1]
-                trip_metrics.attempt(self._state, name, "cancel", err)
+                state.last_error = _describe(err)[1]
+                trip_metrics.attempt(self._state, step.name, "cancel", err)
                 self._touch()
                 # Compensations retry for ever, with the booking steps' backoff (capped at 10 s).
                 await workflow.sleep(retry.backoff_seconds(retry_number))
                 retry_number += 1
                 continue
-            trip_metrics.attempt(self._state, name, "cancel", None)
-            step.status = StepStatus.COMPENSATED
-            step.last_error = booking_error
+            trip_metrics.attempt(self._state, step.name, "cancel", None)
+            state.status = StepStatus.COMPENSATED
+            state.last_error = booking_error
             self._touch()
             return
 
-    async def _wait_for_end_or_cancel(self) -> None:
-        """A confirmed trip sleeps on a durable timer until its end, unless CancelTrip arrives first."""
-        remaining = self._state.ends_at - workflow.now()
-        if remaining > timedelta(0):
-            await self._cancel_arrives_within(remaining)
-
-    async def _cancel_arrives_within(self, delay: timedelta) -> bool:
-        try:
-            await workflow.wait_condition(lambda: self._cancel_reason is not None, timeout=delay)
-        except TimeoutError:
-            return False
-        return True
-
-    @staticmethod
-    async def _shielded(compensation: Coroutine[Any, Any, None]) -> None:
-        """Run the compensation to its end even if another cancellation reaches this coroutine."""
-        task = asyncio.ensure_future(compensation)
-        while not task.done():
-            try:
-                await asyncio.shield(task)
-            except asyncio.CancelledError:
-                if task.cancelled():
-                    raise
-        task.result()
+    async def _call(self, activity: StepActivity[Input], arg: Input) -> StepConfirmation:
+        """One call to a service: a local activity with a single attempt (the retry loops are ours)."""
+        return await workflow.execute_local_activity_method(
+            activity, arg, start_to_close_timeout=self._attempt_timeout(), retry_policy=ONE_ATTEMPT
+        )
 
     # --- handlers ----------------------------------------------------------------------------------
 
@@ -361,14 +362,17 @@ class TripWorkflow:
     def _attempt_timeout(self) -> timedelta:
         return timedelta(seconds=self._input.attempt_timeout_seconds)
 
-    def _book_input(self, name: str) -> BookFlightInput | ReserveHotelInput | ScheduleCabInput:
-        request = self._input.request
-        key = self._state.step(name).idempotency_key
-        if name == "flight":
-            return BookFlightInput(key, request.customer_id, request.flight)
-        if name == "hotel":
-            return ReserveHotelInput(key, request.customer_id, request.hotel)
-        return ScheduleCabInput(key, request.customer_id, request.cab)
+
+async def _shielded(undo: Coroutine[Any, Any, None]) -> None:
+    """Run the undo to its end even if another cancellation reaches the awaiting coroutine."""
+    task = asyncio.ensure_future(undo)
+    while not task.done():
+        try:
+            await asyncio.shield(task)
+        except asyncio.CancelledError:
+            if task.cancelled():
+                raise
+    task.result()
 
 
 def _describe(err: FailureError) -> tuple[str, str]:

@@ -1,4 +1,5 @@
-"""Scriptable stand-ins for the six booking activities, registered under the real names.
+"""Scriptable stand-ins for the six booking activities: another implementation of TripActivities
+(orchestrator/steps.py), so they are registered under the real names.
 
 A test says what each call should do (succeed, refuse, fail transiently, hang) and afterwards reads
 `calls` to check exactly what the saga did, in order.
@@ -7,16 +8,13 @@ A test says what each call should do (succeed, refuse, fail transiently, hang) a
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
 
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 
 from orchestrator.models import (
-    ACTIVITY_NAMES,
     BookFlightInput,
     CabSpec,
     CancelStepInput,
@@ -29,6 +27,7 @@ from orchestrator.models import (
     TripRequest,
     trip_id_for,
 )
+from orchestrator.steps import TripActivities
 
 # One scripted answer: a confirmation, an error to raise, or HANG (wait until cancelled or timed out).
 HANG = "hang"
@@ -44,7 +43,7 @@ def transient(code: str = "UNAVAILABLE") -> ApplicationError:
 
 
 @dataclass
-class FakeServices:
+class FakeServices(TripActivities):
     # activity name -> answers for successive calls; when exhausted, calls succeed.
     script: dict[str, list[Answer]] = field(default_factory=dict)
     calls: list[tuple[str, str]] = field(default_factory=list)
@@ -61,7 +60,9 @@ class FakeServices:
         """Keys booked and not cancelled: what a failed or cancelled trip must leave empty."""
         return sorted(key for key, status in self.ledger.items() if status == "BOOKED")
 
-    async def _answer(self, name: str, key: str) -> StepConfirmation:
+    async def _answer(self, key: str) -> StepConfirmation:
+        """Answer the running activity's call, by its name, as scripted."""
+        name = activity.info().activity_type
         self.calls.append((name, key))
         answers = self.script.get(name, [])
         answer: Answer = answers.pop(0) if answers else StepConfirmation(f"{key}#conf", 1000, "EUR")
@@ -78,32 +79,23 @@ class FakeServices:
             self.ledger[key] = "BOOKED"
         return answer
 
-    def all(self) -> list[Callable[..., Any]]:
-        return [getattr(self, name) for name in ACTIVITY_NAMES]
-
-    @activity.defn(name="book_flight")
     async def book_flight(self, step: BookFlightInput) -> StepConfirmation:
-        return await self._answer("book_flight", step.idempotency_key)
+        return await self._answer(step.idempotency_key)
 
-    @activity.defn(name="cancel_flight")
     async def cancel_flight(self, step: CancelStepInput) -> StepConfirmation:
-        return await self._answer("cancel_flight", step.idempotency_key)
+        return await self._answer(step.idempotency_key)
 
-    @activity.defn(name="reserve_hotel")
     async def reserve_hotel(self, step: ReserveHotelInput) -> StepConfirmation:
-        return await self._answer("reserve_hotel", step.idempotency_key)
+        return await self._answer(step.idempotency_key)
 
-    @activity.defn(name="cancel_hotel")
     async def cancel_hotel(self, step: CancelStepInput) -> StepConfirmation:
-        return await self._answer("cancel_hotel", step.idempotency_key)
+        return await self._answer(step.idempotency_key)
 
-    @activity.defn(name="schedule_cab")
     async def schedule_cab(self, step: ScheduleCabInput) -> StepConfirmation:
-        return await self._answer("schedule_cab", step.idempotency_key)
+        return await self._answer(step.idempotency_key)
 
-    @activity.defn(name="cancel_cab")
     async def cancel_cab(self, step: CancelStepInput) -> StepConfirmation:
-        return await self._answer("cancel_cab", step.idempotency_key)
+        return await self._answer(step.idempotency_key)
 
 
 def trip_request(request_id: str, now: datetime, days_ahead: int = 30) -> TripRequest:

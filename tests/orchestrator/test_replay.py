@@ -7,12 +7,20 @@ after an intended change, see tests/orchestrator/record_histories.py.
 
 from __future__ import annotations
 
+import base64
+import json
+
 import pytest
 from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from orchestrator.worker import workflow_runner
-from orchestrator.workflows import TripWorkflow
+from orchestrator.workflows import (
+    PATCH_CANCEL_RECORDED_FIRST,
+    PATCH_COMPENSATE_EVERY_STEP,
+    PATCH_REFUSAL_AFTER_RETRY,
+    TripWorkflow,
+)
 from tests.orchestrator.stack import HISTORIES as HISTORY_DIR
 
 HISTORIES = {path.stem: path.read_text() for path in sorted(HISTORY_DIR.glob("*.json"))}
@@ -35,6 +43,22 @@ def test_every_scenario_is_recorded_including_both_sides_of_each_patch() -> None
     before_patch_2 = {f"{name}_v2" for name in today - {"completed"}}
     before_patch_3 = {"cancelled_v3", "lost_task_cancelled_v3"}
     assert set(HISTORIES) >= today | before_patch_1 | before_patch_2 | before_patch_3
+
+
+def test_the_patch_ids_are_the_ones_the_histories_hold() -> None:
+    recorded = set()
+    for history in HISTORIES.values():
+        for event in json.loads(history)["events"]:
+            marker = event.get("markerRecordedEventAttributes", {})
+            if marker.get("markerName") == "core_patch":
+                data = marker["details"]["patch-data"]["payloads"][0]["data"]
+                recorded.add(json.loads(base64.b64decode(data))["id"])
+    assert {PATCH_REFUSAL_AFTER_RETRY, PATCH_COMPENSATE_EVERY_STEP, PATCH_CANCEL_RECORDED_FIRST} == recorded
+    assert recorded == {
+        "compensate-refusal-after-retry",
+        "compensate-every-step",
+        "cancel-recorded-before-undo",
+    }
 
 
 @pytest.mark.parametrize("name", sorted(HISTORIES))

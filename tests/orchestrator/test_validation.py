@@ -1,4 +1,4 @@
-"""BookTrip validation, the retry table and the activity names, as plain functions (no servers)."""
+"""BookTrip validation and the retry table, as plain functions (no servers)."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ from datetime import UTC, datetime
 
 import grpc
 import pytest
-from temporalio import activity
 from temporalio.client import WorkflowUpdateRPCTimeoutOrCancelledError
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
@@ -16,18 +15,9 @@ from booking_runtime.errors import InvalidArgument
 from booking_runtime.temporal_outcomes import temporal_error
 from booking_runtime.validation import bookable_date
 from orchestrator import retry
-from orchestrator.activities import BookingActivities
-from orchestrator.models import (
-    ACTIVITY_NAMES,
-    BOOK_ACTIVITY,
-    CANCEL_ACTIVITY,
-    TripStatus,
-    step_key,
-    trip_id_for,
-)
+from orchestrator.models import TripStatus, step_key, trip_id_for
 from orchestrator.servicer import list_query
 from orchestrator.validation import MAX_REQUEST_ID_LENGTH, parse_book_request
-from tests.orchestrator.fakes import FakeServices
 
 NOW = datetime(2027, 1, 10, 14, 25, tzinfo=UTC)
 TODAY = NOW.date()
@@ -175,14 +165,3 @@ def test_the_longest_request_id_keeps_trip_id_and_step_keys_within_128_character
     trip_id = trip_id_for(trip.request_id)
     assert len(trip_id) <= 128
     assert all(len(step_key(trip_id, step)) <= 128 for step in ("flight", "hotel", "cab"))
-
-
-async def test_workers_register_every_activity_under_its_models_name() -> None:
-    real = BookingActivities("127.0.0.1:1", "127.0.0.1:1", "127.0.0.1:1")
-    try:
-        for activities in (real.all(), FakeServices().all()):
-            names = [activity._Definition.must_from_callable(fn).name for fn in activities]
-            assert names == list(ACTIVITY_NAMES)
-    finally:
-        await real.close()
-    assert set(ACTIVITY_NAMES) == {*BOOK_ACTIVITY.values(), *CANCEL_ACTIVITY.values()}

@@ -169,6 +169,37 @@ async def test_temporal_cancellation_mid_step_still_compensates(harness: Harness
     assert statuses(state) == [StepStatus.COMPENSATED] * 3
 
 
+async def test_temporal_cancellation_of_a_confirmed_trip_undoes_everything(harness: Harness) -> None:
+    handle = await harness.start(await harness.trip())
+    await wait_status(handle, TripStatus.CONFIRMED)
+    await handle.cancel()
+    assert isinstance(await failure_of(handle), CancelledError)
+    state = await state_of(handle)
+    assert state.status == TripStatus.CANCELLED
+    assert state.failure_reason == "workflow cancelled through Temporal"
+    assert harness.fake.names()[3:] == UNDO_ALL
+    assert harness.fake.held() == []
+
+
+async def test_temporal_cancellation_while_a_failed_trip_is_undone_keeps_it_failed_and_undoes_all(
+    harness: Harness,
+) -> None:
+    # The cab is refused; the hotel's cancel hangs when the cancel through Temporal arrives. The
+    # shielded undo starts over and runs to its end, and the trip stays FAILED (not CANCELLED).
+    harness.fake.script["schedule_cab"] = [refusal("NOT_FOUND", "CITY_NOT_FOUND")]
+    harness.fake.script["cancel_hotel"] = [HANG]
+    handle = await harness.start(await harness.trip(attempt_timeout=60), task_timeout=timedelta(seconds=2))
+    await wait_for(lambda: _called(harness.fake, "cancel_hotel"), timeout=20, what="hotel cancel")
+    await handle.cancel()
+    assert isinstance(await failure_of(handle), CancelledError)
+    state = await state_of(handle)
+    assert state.status == TripStatus.FAILED
+    assert state.failure_reason.startswith("cab: NOT_FOUND")
+    assert statuses(state) == [StepStatus.COMPENSATED] * 3
+    assert harness.fake.names()[-3:] == UNDO_ALL
+    assert harness.fake.held() == []
+
+
 async def _called(fake: FakeServices, name: str) -> bool:
     return name in fake.names()
 
