@@ -1,0 +1,143 @@
+"""The fault injector of a chaos run: plays the seeded fault sequence against the running stack until
+told to stop, then leaves every part running with no fault variables set.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any
+
+from scripts.chaos_plan import (
+    KILL_API,
+    KILL_SERVICE,
+    KILL_TEMPORAL,
+    KILL_TEMPORAL_AND_WORKER,
+    KILL_WORKER,
+    SERVICE_FAULTS,
+    SERVICES,
+    FaultEvent,
+)
+from scripts.chaos_stack import ChaosStack
+
+
+@dataclass
+class FaultLog:
+    """Every fault injected: when (seconds from the start), what, and whether its restart worked."""
+
+    started: float = field(default_factory=time.monotonic)
+    events: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, event: FaultEvent, error: str = "") -> None:
+        entry: dict[str, Any] = {
+            "at": round(time.monotonic() - self.started, 2),
+            "kind": event.kind,
+            "target": event.target,
+            "down": event.down,
+        }
+        if event.kind == KILL_TEMPORAL_AND_WORKER:
+            entry.update(order=event.order, between=event.between)
+        if event.kind == SERVICE_FAULTS:
+            entry.update(phase=event.phase, rate=event.rate)
+        if error:
+            entry["error"] = error
+        self.events.append(entry)
+
+    def by_kind(self) -> dict[str, int]:
+        counts = Counter(e["kind"] for e in self.events)
+        lost = Counter(
+            f"service_faults ({'lost replies' if e['phase'] == 'after' else 'lost requests'})"
+            for e in self.events
+            if e["kind"] == SERVICE_FAULTS
+        )
+        return {**{k: counts[k] for k in sorted(counts) if k != SERVICE_FAULTS}, **dict(sorted(lost.items()))}
+
+
+class FaultInjector:
+    def __init__(
+        self,
+        chaos: ChaosStack,
+        events: Iterator[FaultEvent],
+        *,
+        max_faults: int | None,
+        log: FaultLog,
+        say: Callable[[str], None],
+    ) -> None:
+        self._chaos = chaos
+        self._events = events
+        self._max = max_faults
+        self._log = log
+        self._say = say
+        self._stop = asyncio.Event()
+        self._holds: dict[str, asyncio.Task[None]] = {}
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    async def run(self) -> None:
+        """Inject faults until stop() (or max_faults); then clear the fault variables and revive all."""
+        try:
+            while self._max is None or len(self._log.events) < self._max:
+                event = next(self._events)
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._stop.wait(), event.gap)
+                if self._stop.is_set():
+                    break
+                await self._inject(event)
+        finally:
+            await self._calm()
+
+    async def _inject(self, event: FaultEvent) -> None:
+        error = ""
+        try:
+            await self._apply(event)
+        except Exception as exc:  # a restart that failed: noted, and revived below
+            error = f"{type(exc).__name__}: {exc}"
+            self._say(f"chaos: {event.kind} {event.target}: {error}")
+        self._log.add(event, error)
+        for name in await self._chaos.revive():
+            self._say(f"chaos: {name} had died on its own; restarted")
+
+    async def _apply(self, event: FaultEvent) -> None:
+        chaos = self._chaos
+        if event.kind in (KILL_SERVICE, KILL_WORKER, KILL_API, KILL_TEMPORAL):
+            await chaos.kill_and_restart(event.target, event.down)
+        elif event.kind == SERVICE_FAULTS:
+            hold = self._holds.pop(event.target, None)
+            if hold is not None:
+                hold.cancel()
+            await chaos.set_faults(event.target, event.env())
+            self._holds[event.target] = asyncio.create_task(self._clear_later(event.target, event.down))
+        elif event.kind == KILL_TEMPORAL_AND_WORKER:
+            first, second = (
+                ("worker", "temporal") if event.order == "worker-first" else ("temporal", "worker")
+            )
+            async with chaos.lock("temporal"), chaos.lock("worker"):
+                await chaos.kill(first)
+                await asyncio.sleep(event.between)
+                await chaos.kill(second)
+                await asyncio.sleep(event.down)
+                await chaos.restart("temporal")
+                await chaos.restart("worker")
+        else:
+            raise ValueError(f"unknown fault kind {event.kind!r}")
+
+    async def _clear_later(self, service: str, after: float) -> None:
+        await asyncio.sleep(after)
+        await self._chaos.set_faults(service, {})
+
+    async def _calm(self) -> None:
+        """No more faults: cancel pending holds, restart faulty services clean, revive anything dead."""
+        for task in self._holds.values():
+            task.cancel()
+            with contextlib.suppress(BaseException):
+                await task
+        for service in SERVICES:
+            if service in self._chaos.fault_env:
+                await self._chaos.set_faults(service, {})
+        for name in await self._chaos.revive():
+            self._say(f"chaos: {name} had died on its own; restarted")
