@@ -35,7 +35,15 @@ from scripts.chaos_clients import TripClients
 from scripts.chaos_db import open_databases
 from scripts.chaos_faults import FaultInjector, FaultLog
 from scripts.chaos_invariants import Invariant, check_all
-from scripts.chaos_plan import FAULT_KINDS, SERVICES, Catalogs, PlanOptions, fault_events, plan_trips
+from scripts.chaos_plan import (
+    FAULT_KINDS,
+    FAULT_LANES,
+    SERVICES,
+    Catalogs,
+    PlanOptions,
+    fault_events,
+    plan_trips,
+)
 from scripts.chaos_report import answer_counts, render, trip_counts, write
 from scripts.chaos_stack import ChaosStack
 from scripts.stack import Stack, StackOptions, StackPorts
@@ -46,9 +54,10 @@ from scripts.stack_temporal import ROOT, wait_temporal_ready
 class ChaosConfig:
     trips: int = 300
     seed: int = 7
-    concurrency: int = 24
+    concurrency: int = 32
+    rate: float = 3.0
     step_budget: float = 15.0
-    fault_interval: float = 4.0
+    fault_interval: float = 3.0
     max_faults: int | None = None
     kinds: tuple[str, ...] = FAULT_KINDS
     db: str = "auto"
@@ -73,12 +82,21 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     )
     parser.add_argument("--trips", type=int, default=300, help="trips to book (default 300)")
     parser.add_argument("--seed", type=int, default=7, help="seed of the trips and faults (default 7)")
-    parser.add_argument("--concurrency", type=int, default=24, help="trips in flight at once (default 24)")
+    parser.add_argument("--concurrency", type=int, default=32, help="trips in flight at once (default 32)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=3.0,
+        help="trips started per second, so that the faults spread over the run (default 3; 0: no pacing)",
+    )
     parser.add_argument(
         "--step-budget", type=float, default=15.0, help="TRIP_STEP_BUDGET_SECONDS of the stack (default 15)"
     )
     parser.add_argument(
-        "--fault-interval", type=float, default=4.0, help="mean seconds between faults (default 4)"
+        "--fault-interval",
+        type=float,
+        default=3.0,
+        help="mean seconds between faults in each of two lanes (services; worker, API, Temporal); default 3",
     )
     parser.add_argument("--max-faults", type=int, default=None, help="stop injecting after this many")
     parser.add_argument(
@@ -114,6 +132,7 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         trips=args.trips,
         seed=args.seed,
         concurrency=args.concurrency,
+        rate=args.rate,
         step_budget=args.step_budget,
         fault_interval=args.fault_interval,
         max_faults=args.max_faults,
@@ -159,11 +178,19 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         chaos = ChaosStack(stack)
         plans = plan_trips(config.plan, datetime.now(UTC).date(), Catalogs.load())
         clients = TripClients(
-            stack.addresses["api"], concurrency=config.concurrency, patience=config.patience, seed=config.seed
+            stack.addresses["api"],
+            concurrency=config.concurrency,
+            rate=config.rate,
+            patience=config.patience,
+            seed=config.seed,
         )
         log = FaultLog()
         injector = FaultInjector(
-            chaos, fault_events(config.plan), max_faults=config.max_faults, log=log, say=say
+            chaos,
+            [fault_events(config.plan, lane) for lane in FAULT_LANES],
+            max_faults=config.max_faults,
+            log=log,
+            say=say,
         )
         say(f"chaos: booking {len(plans)} trips under faults (seed {config.seed})")
         loading = time.monotonic()
@@ -210,6 +237,7 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
             "seed": config.seed,
             "trips": config.trips,
             "concurrency": config.concurrency,
+            "rate": config.rate,
             "database": databases.kind,
             "step_budget_seconds": config.step_budget,
             "fault_interval_seconds": config.fault_interval,

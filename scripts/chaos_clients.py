@@ -89,11 +89,12 @@ def _reason(err: grpc.aio.AioRpcError) -> str:
 class TripClients:
     """Sends every trip of a plan; `answers` holds each logical call's final answer."""
 
-    def __init__(self, address: str, *, concurrency: int, patience: float, seed: int) -> None:
+    def __init__(self, address: str, *, concurrency: int, rate: float, patience: float, seed: int) -> None:
         self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
         self._stub = trip_pb2_grpc.TripServiceStub(self._channel)
         self._slots = asyncio.Semaphore(concurrency)
         self._patience = patience
+        self._rate = rate  # trips started per second (0: as fast as the concurrency allows)
         self._rng = random.Random(f"clients-{seed}")
         self.answers: list[Answer] = []
         self.started = 0
@@ -103,9 +104,17 @@ class TripClients:
         await self._channel.close(None)
 
     async def run(self, plans: list[TripPlan]) -> None:
-        await asyncio.gather(*(self._trip(plan) for plan in plans))
+        """Start trip i at i / rate seconds, to spread trips over the faults; `concurrency` at a time."""
+        began = time.monotonic()
+        await asyncio.gather(
+            *(
+                self._trip(plan, began + i / self._rate if self._rate else began)
+                for i, plan in enumerate(plans)
+            )
+        )
 
-    async def _trip(self, plan: TripPlan) -> None:
+    async def _trip(self, plan: TripPlan, at: float) -> None:
+        await asyncio.sleep(max(0.0, at - time.monotonic()))
         async with self._slots:
             self.started += 1
             calls = [self._book(plan.request, "primary")]

@@ -61,14 +61,14 @@ class FaultInjector:
     def __init__(
         self,
         chaos: ChaosStack,
-        events: Iterator[FaultEvent],
+        lanes: list[Iterator[FaultEvent]],
         *,
         max_faults: int | None,
         log: FaultLog,
         say: Callable[[str], None],
     ) -> None:
         self._chaos = chaos
-        self._events = events
+        self._lanes = lanes
         self._max = max_faults
         self._log = log
         self._say = say
@@ -81,15 +81,17 @@ class FaultInjector:
     async def run(self) -> None:
         """Inject faults until stop() (or max_faults); then clear the fault variables and revive all."""
         try:
-            while self._max is None or len(self._log.events) < self._max:
-                event = next(self._events)
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._stop.wait(), event.gap)
-                if self._stop.is_set():
-                    break
-                await self._inject(event)
+            await asyncio.gather(*(self._lane(events) for events in self._lanes))
         finally:
             await self._calm()
+
+    async def _lane(self, events: Iterator[FaultEvent]) -> None:
+        for event in events:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._stop.wait(), event.gap)
+            if self._stop.is_set() or (self._max is not None and len(self._log.events) >= self._max):
+                return
+            await self._inject(event)
 
     async def _inject(self, event: FaultEvent) -> None:
         error = ""

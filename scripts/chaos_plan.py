@@ -38,6 +38,12 @@ FAULT_WEIGHTS: dict[str, int] = {
     KILL_TEMPORAL_AND_WORKER: 15,
 }
 FAULT_KINDS = tuple(FAULT_WEIGHTS)
+# Two sequences of faults run side by side, so that a service is often down while the Temporal server
+# or the worker dies: the booking services in one lane, the worker, the API and Temporal in the other.
+FAULT_LANES: dict[str, tuple[str, ...]] = {
+    "services": (KILL_SERVICE, SERVICE_FAULTS),
+    "core": (KILL_WORKER, KILL_API, KILL_TEMPORAL, KILL_TEMPORAL_AND_WORKER),
+}
 # The booking and cancel methods of each service: the ones its fault variables aim at.
 FAULT_METHODS = {
     "flight": "BookFlight,CancelFlightBooking",
@@ -126,7 +132,7 @@ class PlanOptions:
     cancel_share: float = 0.12
     contended_share: float = 0.10
     no_wait_share: float = 0.3  # BookTrip without wait_for_outcome (cancel trips never wait)
-    fault_interval: float = 4.0  # mean seconds between faults
+    fault_interval: float = 4.0  # mean seconds between two faults of one lane
     kinds: Sequence[str] = FAULT_KINDS
     weights: dict[str, int] = field(default_factory=lambda: dict(FAULT_WEIGHTS))
 
@@ -193,10 +199,10 @@ def _plan(
     return TripPlan(index, request, duplicates, changed, cancel_after, contended=hotel == TINY_HOTEL)
 
 
-def fault_events(options: PlanOptions) -> Iterator[FaultEvent]:
-    """The faults of a run, for as long as the run draws them (an endless seeded sequence)."""
-    rng = random.Random(f"faults-{options.seed}")
-    kinds = [k for k in options.kinds if options.weights.get(k, 0) > 0]
+def fault_events(options: PlanOptions, lane: str) -> Iterator[FaultEvent]:
+    """The faults of one lane of a run, for as long as the run draws them (an endless seeded sequence)."""
+    rng = random.Random(f"faults-{options.seed}-{lane}")
+    kinds = [k for k in FAULT_LANES[lane] if k in options.kinds and options.weights.get(k, 0) > 0]
     if not kinds:
         return
     weights = [options.weights[k] for k in kinds]
