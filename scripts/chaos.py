@@ -171,6 +171,7 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         env={"TRIP_STEP_BUDGET_SECONDS": f"{config.step_budget:g}", **databases.env()},
     )
     stack = Stack(options)
+    chaos: ChaosStack | None = None
     try:
         say(f"chaos: starting the stack ({databases.kind}; logs in {run_dir / 'logs'})")
         await stack.start()
@@ -229,6 +230,8 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
     finally:
         with contextlib.suppress(Exception):
             await stack.stop()
+        if chaos is not None:
+            await chaos.stop_strays()
         with contextlib.suppress(Exception):
             await databases.drop()
     seconds["total"] = time.monotonic() - began

@@ -31,6 +31,7 @@ class ChaosStack:
     restarts: dict[str, int] = field(default_factory=dict)
     unexpected_exits: dict[str, int] = field(default_factory=dict)  # children that died on their own
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
+    spawned: list[ChildProcess] = field(default_factory=list)  # every process a restart started
 
     def lock(self, name: str) -> asyncio.Lock:
         return self.locks.setdefault(name, asyncio.Lock())
@@ -70,6 +71,7 @@ class ChaosStack:
             index = self.stack.children.index(old)
             self.stack.children[index] = new
             await new.start()
+            self.spawned.append(new)
             self.restarts[name] = self.restarts.get(name, 0) + 1
             probe = asyncio.ensure_future(self._ready(name, new, deadline))
             died = asyncio.ensure_future(new.wait())
@@ -114,16 +116,21 @@ class ChaosStack:
             await self.kill(service)
             await self.restart(service)
 
+    async def stop_strays(self) -> None:
+        """SIGKILL any process a restart started that the stack no longer lists (none, unless a bug)."""
+        for child in self.spawned:
+            if child.running and child not in self.stack.children:
+                with contextlib.suppress(ProcessLookupError):
+                    child.process.kill()  # type: ignore[union-attr]
+                await child.wait()
+
     async def revive(self) -> list[str]:
         """Restart every child that is not running (died on its own, or a restart failed): in stack order."""
         revived: list[str] = []
         for name in ["temporal", *SERVICES, "worker", "api"]:
-            try:
-                child = self.child(name)
-            except KeyError:
-                continue
             async with self.lock(name):
-                if child.running:
+                # Looked up under the lock: a restart in another lane replaces the child object.
+                if self.child(name).running:
                     continue
                 self.unexpected_exits[name] = self.unexpected_exits.get(name, 0) + 1
                 await self.restart(name)
