@@ -32,9 +32,9 @@ class FaultLog:
     started: float = field(default_factory=time.monotonic)
     events: list[dict[str, Any]] = field(default_factory=list)
 
-    def add(self, event: FaultEvent, error: str = "") -> None:
+    def add(self, event: FaultEvent, began: float, error: str = "") -> None:
         entry: dict[str, Any] = {
-            "at": round(time.monotonic() - self.started, 2),
+            "at": round(began - self.started, 2),
             "kind": event.kind,
             "target": event.target,
             "down": event.down,
@@ -94,13 +94,14 @@ class FaultInjector:
             await self._inject(event)
 
     async def _inject(self, event: FaultEvent) -> None:
+        began = time.monotonic()
         error = ""
         try:
             await self._apply(event)
         except Exception as exc:  # a restart that failed: noted, and revived below
             error = f"{type(exc).__name__}: {exc}"
             self._say(f"chaos: {event.kind} {event.target}: {error}")
-        self._log.add(event, error)
+        self._log.add(event, began, error)
         for name in await self._chaos.revive():
             self._say(f"chaos: {name} had died on its own; restarted")
 
