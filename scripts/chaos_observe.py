@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Iterable
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -128,12 +128,13 @@ class Observed:
     search: dict[Slot, int | None] = field(default_factory=dict)  # what Search shows (None: not listed)
 
 
-async def bounded(calls: Iterable[Callable[[], Awaitable[T]]], limit: int = 16) -> list[T]:
+async def bounded(calls: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:
+    """Await the calls (coroutines not yet started), at most `limit` at a time, in order."""
     slots = asyncio.Semaphore(limit)
 
-    async def one(call: Callable[[], Awaitable[T]]) -> T:
+    async def one(call: Awaitable[T]) -> T:
         async with slots:
-            return await call()
+            return await call
 
     return await asyncio.gather(*(one(c) for c in calls))
 
@@ -164,9 +165,9 @@ async def settle(
     pending = list(request_ids)
     deadline = time.monotonic() + timeout
     while True:
-        found = await bounded([lambda r=r: get_trip(stub, f"trip-{r}") for r in pending])  # type: ignore[misc]
+        found = await bounded(get_trip(stub, f"trip-{r}") for r in pending)
         trips.update(zip(pending, found, strict=True))
-        pending = [r for r in pending if trips[r] is not None and trips[r].status not in SETTLED]  # type: ignore[union-attr]
+        pending = [r for r, trip in zip(pending, found, strict=True) if trip and trip.status not in SETTLED]
         if not pending or time.monotonic() > deadline:
             return trips
         await asyncio.sleep(1.0)
@@ -240,8 +241,8 @@ async def read_search(channels: dict[str, grpc.aio.Channel], slots: set[Slot], o
         )
         observed.search[("cab", city, hour)] = reply.cabs_available
 
-    calls: list[Callable[[], Awaitable[None]]] = []
-    calls += [lambda d=d: flight_day(d) for d in sorted({s for v, _, s in slots if v == "flight"})]  # type: ignore[misc]
-    calls += [lambda n=n: hotel_night(n) for n in sorted({s for v, _, s in slots if v == "hotel"})]  # type: ignore[misc]
-    calls += [lambda c=c, h=h: cab_hour(c, h) for v, c, h in sorted(slots) if v == "cab"]  # type: ignore[misc]
+    calls: list[Awaitable[None]] = []
+    calls += [flight_day(day) for day in sorted({slot for v, _, slot in slots if v == "flight"})]
+    calls += [hotel_night(night) for night in sorted({slot for v, _, slot in slots if v == "hotel"})]
+    calls += [cab_hour(city, hour) for v, city, hour in sorted(slots) if v == "cab"]
     await bounded(calls)

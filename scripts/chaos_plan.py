@@ -132,7 +132,7 @@ class PlanOptions:
     cancel_share: float = 0.12
     contended_share: float = 0.10
     no_wait_share: float = 0.3  # BookTrip without wait_for_outcome (cancel trips never wait)
-    fault_interval: float = 4.0  # mean seconds between two faults of one lane
+    fault_interval: float = 3.0  # mean seconds between two faults of one lane
     kinds: Sequence[str] = FAULT_KINDS
     weights: dict[str, int] = field(default_factory=lambda: dict(FAULT_WEIGHTS))
 

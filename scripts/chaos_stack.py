@@ -119,9 +119,9 @@ class ChaosStack:
     async def stop_strays(self) -> None:
         """SIGKILL any process a restart started that the stack no longer lists (none, unless a bug)."""
         for child in self.spawned:
-            if child.running and child not in self.stack.children:
+            if child.process is not None and child.running and child not in self.stack.children:
                 with contextlib.suppress(ProcessLookupError):
-                    child.process.kill()  # type: ignore[union-attr]
+                    child.process.kill()
                 await child.wait()
 
     async def revive(self) -> list[str]:
