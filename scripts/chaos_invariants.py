@@ -198,21 +198,33 @@ def no_orphan_bookings(observed: Observed) -> Invariant:
 
 
 def inventory_adds_up(observed: Observed) -> Invariant:
+    """What confirmed trips hold is all that is taken: a slot with an orphan booking does not add up.
+
+    The violation says which side is off: `held_by_booked_rows` differs from `held_by_confirmed_trips`
+    when a row no confirmed trip owns holds units (issue 8), from `inventory_taken` when the ledger's
+    counter disagrees with its own rows, and `search_shows` when Search disagrees with the ledger.
+    """
     inv = Invariant(
         "inventory_adds_up",
-        "for every resource and slot: capacity - units of BOOKED rows = capacity - inventory.taken"
+        "for every resource and slot: capacity - what CONFIRMED trips hold = capacity - inventory.taken"
         " = what Search shows, and >= 0",
     )
+    confirmed = {t.trip_id for t in observed.trips.values() if t is not None and t.status in HOLDING}
+    booked: dict[tuple[str, str, str], int] = defaultdict(int)
     held: dict[tuple[str, str, str], int] = defaultdict(int)
-    holders: dict[tuple[str, str, str], list[str]] = defaultdict(list)
+    strays: dict[tuple[str, str, str], list[str]] = defaultdict(list)
     slots = set(observed.taken) | set(observed.search)
     for row in observed.rows:
         for resource, slot, quantity in row.units:
             key = (row.service, resource, slot)
             slots.add(key)
-            if row.status == "BOOKED":
+            if row.status != "BOOKED":
+                continue
+            booked[key] += quantity
+            if trip_of_key(row.key)[0] in confirmed:
                 held[key] += quantity
-                holders[key].append(row.key)
+            else:
+                strays[key].append(row.key)
     for key in sorted(slots):
         service, resource, _ = key
         inv.checked += 1
@@ -227,10 +239,11 @@ def inventory_adds_up(observed: Observed) -> Invariant:
             inv.fail(
                 slot=list(key),
                 capacity=capacity,
-                held_by_booked_rows=held[key],
+                held_by_confirmed_trips=held[key],
+                held_by_booked_rows=booked[key],
                 inventory_taken=taken,
                 search_shows=shown,
-                booked_keys=holders[key][:10],
+                rows_of_no_confirmed_trip=strays[key][:10],
             )
     return inv
 

@@ -201,8 +201,12 @@ def test_a_failed_trip_that_still_holds_a_booking_is_named_with_it() -> None:
         rows,
     )
     broken = _broken(observed, [])
-    assert set(broken) == {"ended_trips_hold_nothing", "no_orphan_bookings"}
+    assert set(broken) == {"ended_trips_hold_nothing", "no_orphan_bookings", "inventory_adds_up"}
     assert broken["no_orphan_bookings"][0]["trip_id"] == failed.trip_id
+    # The orphan's room is taken, and Search agrees with the ledger, but no confirmed trip holds it.
+    [slot] = broken["inventory_adds_up"]
+    assert slot["rows_of_no_confirmed_trip"] == [f"{failed.trip_id}:hotel"]
+    assert (slot["held_by_confirmed_trips"], slot["held_by_booked_rows"]) == (0, 1)
     assert broken["no_orphan_bookings"][0]["booking"]["key"] == f"{failed.trip_id}:hotel"  # type: ignore[index]
 
 
