@@ -4,10 +4,11 @@ every invariant of the saga and of the API's answers checked against what the se
 A seeded scheduler (scripts/chaos_plan.py) decides the trips (duplicates, changed bodies, cancels at
 random moments, trips aimed at a nearly sold-out hotel) and the faults: SIGKILL and restart of each
 booking service, the worker, the API and the Temporal dev server (back on its db file and port), the
-Temporal server and the worker killed close together, and services restarted with lost requests or lost
-replies (their *_FAULT_* variables). Clients retry only UNAVAILABLE and DEADLINE_EXCEEDED, with the same
-request. Once the faults stop and the trips settle, the checks of scripts/chaos_invariants.py run; the
-table goes to stdout, every detail to a JSON report, and the exit code is 1 when an invariant broke.
+Temporal server and the worker killed close together, services restarted with lost requests or lost
+replies (their *_FAULT_* variables), and graceful restarts (SIGTERM) of the services and the API.
+Clients retry only UNAVAILABLE and DEADLINE_EXCEEDED, with the same request. Once the faults stop and
+the trips settle, the checks of scripts/chaos_invariants.py run; the table goes to stdout, every detail
+to a JSON report, and the exit code is 1 when an invariant broke.
 
     python -m scripts.chaos                            # 300 trips, seed 7
     python -m scripts.chaos --trips 1000 --seed 7      # what issue 8's fix is proven with
@@ -253,6 +254,7 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
             "total": len(log.events),
             "by_kind": log.by_kind(),
             "sigkills": chaos.kills,
+            "sigterms": chaos.terms,
             "restarts": chaos.restarts,
             "unexpected_exits": chaos.unexpected_exits,
             "events": log.events,

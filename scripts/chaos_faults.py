@@ -18,6 +18,8 @@ from scripts.chaos_plan import (
     KILL_TEMPORAL,
     KILL_TEMPORAL_AND_WORKER,
     KILL_WORKER,
+    RESTART_API,
+    RESTART_SERVICE,
     SERVICE_FAULTS,
     SERVICES,
     FaultEvent,
@@ -109,6 +111,8 @@ class FaultInjector:
         chaos = self._chaos
         if event.kind in (KILL_SERVICE, KILL_WORKER, KILL_API, KILL_TEMPORAL):
             await chaos.kill_and_restart(event.target, event.down)
+        elif event.kind in (RESTART_SERVICE, RESTART_API):
+            await chaos.stop_and_restart(event.target, event.down)
         elif event.kind == SERVICE_FAULTS:
             hold = self._holds.pop(event.target, None)
             if hold is not None:

@@ -29,6 +29,10 @@ KILL_WORKER = "kill_worker"
 KILL_API = "kill_api"
 KILL_TEMPORAL = "kill_temporal"  # SIGKILL the dev server, restart it on its db file and port
 KILL_TEMPORAL_AND_WORKER = "kill_temporal_and_worker"  # both within a second or two: issue 8's window
+# A graceful restart (SIGTERM: drain, exit; then start again), as a deploy does: calls that arrive
+# while the server drains must be answered UNAVAILABLE (issue 9).
+RESTART_SERVICE = "restart_service"
+RESTART_API = "restart_api"
 FAULT_WEIGHTS: dict[str, int] = {
     KILL_SERVICE: 30,
     SERVICE_FAULTS: 20,
@@ -36,13 +40,15 @@ FAULT_WEIGHTS: dict[str, int] = {
     KILL_API: 10,
     KILL_TEMPORAL: 8,
     KILL_TEMPORAL_AND_WORKER: 15,
+    RESTART_SERVICE: 8,
+    RESTART_API: 6,
 }
 FAULT_KINDS = tuple(FAULT_WEIGHTS)
 # Two sequences of faults run side by side, so that a service is often down while the Temporal server
 # or the worker dies: the booking services in one lane, the worker, the API and Temporal in the other.
 FAULT_LANES: dict[str, tuple[str, ...]] = {
-    "services": (KILL_SERVICE, SERVICE_FAULTS),
-    "core": (KILL_WORKER, KILL_API, KILL_TEMPORAL, KILL_TEMPORAL_AND_WORKER),
+    "services": (KILL_SERVICE, SERVICE_FAULTS, RESTART_SERVICE),
+    "core": (KILL_WORKER, KILL_API, KILL_TEMPORAL, KILL_TEMPORAL_AND_WORKER, RESTART_API),
 }
 # The booking and cancel methods of each service: the ones its fault variables aim at.
 FAULT_METHODS = {
@@ -223,6 +229,10 @@ def fault_events(options: PlanOptions, lane: str) -> Iterator[FaultEvent]:
             )
         elif kind == KILL_WORKER:
             yield FaultEvent(kind, "worker", gap, down)
+        elif kind == RESTART_SERVICE:
+            yield FaultEvent(kind, rng.choice(SERVICES), gap, round(rng.uniform(0.0, 1.0), 2))
+        elif kind == RESTART_API:
+            yield FaultEvent(kind, "api", gap, round(rng.uniform(0.0, 1.0), 2))
         elif kind == KILL_API:
             yield FaultEvent(kind, "api", gap, round(rng.uniform(0.2, 2.0), 2))
         elif kind == KILL_TEMPORAL:

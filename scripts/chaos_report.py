@@ -48,6 +48,9 @@ def render(report: dict[str, Any], invariants: Sequence[Invariant]) -> str:
     lines.append(f"  {'total':<32}{report['faults']['total']:>7}")
     kills = report["faults"]["sigkills"]
     lines.append("  SIGKILLs by process: " + ", ".join(f"{k} {v}" for k, v in sorted(kills.items())))
+    if report["faults"]["sigterms"]:
+        terms = report["faults"]["sigterms"]
+        lines.append("  SIGTERMs by process: " + ", ".join(f"{k} {v}" for k, v in sorted(terms.items())))
     if report["faults"]["unexpected_exits"]:
         exits = report["faults"]["unexpected_exits"]
         lines.append("  died on their own (revived): " + ", ".join(f"{k} {v}" for k, v in exits.items()))

@@ -19,6 +19,7 @@ from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import wait_temporal_ready
 
 READY_TIMEOUT = 90.0
+STOP_GRACE = 30.0  # a server drains for its own grace period (10 s by default) before it exits
 
 
 @dataclass
@@ -28,6 +29,7 @@ class ChaosStack:
     stack: Stack
     fault_env: dict[str, dict[str, str]] = field(default_factory=dict)  # service -> fault variables
     kills: dict[str, int] = field(default_factory=dict)  # SIGKILLs per child
+    terms: dict[str, int] = field(default_factory=dict)  # graceful stops (SIGTERM) per child
     restarts: dict[str, int] = field(default_factory=dict)
     unexpected_exits: dict[str, int] = field(default_factory=dict)  # children that died on their own
     locks: dict[str, asyncio.Lock] = field(default_factory=dict)
@@ -104,6 +106,16 @@ class ChaosStack:
         async with self.lock(name):
             await self.kill(name)
             await asyncio.sleep(down)
+            await self.restart(name)
+
+    async def stop_and_restart(self, name: str, pause: float) -> None:
+        """A graceful restart: SIGTERM, wait for the drain and exit (SIGKILL after the grace), start again."""
+        async with self.lock(name):
+            child = self.child(name)
+            if child.running:
+                await child.stop(grace=STOP_GRACE)
+                self.terms[name] = self.terms.get(name, 0) + 1
+            await asyncio.sleep(pause)
             await self.restart(name)
 
     async def set_faults(self, service: str, env: dict[str, str]) -> None:

@@ -64,8 +64,8 @@ def test_services_die_in_one_lane_while_temporal_and_the_worker_die_in_the_other
     options = PlanOptions(seed=7)
     services = {e.kind for e in itertools.islice(fault_events(options, "services"), 100)}
     core = {e.kind for e in itertools.islice(fault_events(options, "core"), 100)}
-    assert services == {"kill_service", "service_faults"}
-    assert core == {"kill_worker", "kill_api", "kill_temporal", "kill_temporal_and_worker"}
+    assert services == {"kill_service", "service_faults", "restart_service"}
+    assert core == {"kill_worker", "kill_api", "kill_temporal", "kill_temporal_and_worker", "restart_api"}
 
 
 def test_temporal_and_worker_kills_come_close_together() -> None:
