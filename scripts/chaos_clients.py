@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -162,7 +163,7 @@ class TripClients:
         await self._with_retries(answer, call)
         return answer
 
-    async def _with_retries(self, answer: Answer, call: Any) -> None:
+    async def _with_retries(self, answer: Answer, call: Callable[[], Awaitable[None]]) -> None:
         """Call until an answer other than UNAVAILABLE / DEADLINE_EXCEEDED, or patience runs out."""
         self.answers.append(answer)
         answer.started = time.monotonic()
