@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import signal
 import sys
 import time
 from collections.abc import Callable
@@ -173,6 +174,7 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
     )
     stack = Stack(options)
     chaos: ChaosStack | None = None
+    faults: asyncio.Task[None] | None = None
     try:
         say(f"chaos: starting the stack ({databases.kind}; logs in {run_dir / 'logs'})")
         await stack.start()
@@ -229,6 +231,9 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         invariants = check_all(plans, clients.answers, observed)
         seconds["check"] = time.monotonic() - checking
     finally:
+        if faults is not None and not faults.done():  # interrupted while injecting: stop first
+            faults.cancel()
+            await asyncio.wait({faults})
         with contextlib.suppress(Exception):
             await stack.stop()
         if chaos is not None:
@@ -273,9 +278,25 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
     return (0 if report["held"] else 1), report, invariants
 
 
+async def _interruptible(config: ChaosConfig) -> int:
+    """run_chaos, cancelled by SIGINT or SIGTERM so that it still stops the stack and drops its database
+    (a shell starts background jobs with SIGINT ignored, hence the explicit handlers)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    code, _, _ = await run_chaos(config)
+    return code
+
+
 def main(argv: list[str] | None = None) -> None:
     config = parse_args(argv)
-    code, _, _ = asyncio.run(run_chaos(config))
+    try:
+        code = asyncio.run(_interruptible(config))
+    except asyncio.CancelledError:
+        print("chaos: interrupted; the stack is stopped", file=sys.stderr, flush=True)
+        code = 130
     sys.exit(code)
 
 

@@ -45,12 +45,16 @@ class FaultLog:
             entry.update(order=event.order, between=event.between)
         if event.kind == SERVICE_FAULTS:
             entry.update(phase=event.phase, rate=event.rate)
+        if event.again:
+            entry.update(again=event.again, down_again=event.down_again)
         if error:
             entry["error"] = error
         self.events.append(entry)
 
     def by_kind(self) -> dict[str, int]:
-        counts = Counter(e["kind"] for e in self.events)
+        counts = Counter(
+            e["kind"] + (" (twice, seconds apart)" if e.get("again") else "") for e in self.events
+        )
         lost = Counter(
             f"service_faults ({'lost replies' if e['phase'] == 'after' else 'lost requests'})"
             for e in self.events
@@ -84,8 +88,11 @@ class FaultInjector:
         """Inject faults until stop() (or max_faults); then clear the fault variables and revive all."""
         try:
             await asyncio.gather(*(self._lane(events) for events in self._lanes))
-        finally:
-            await self._calm()
+        except asyncio.CancelledError:  # the run was interrupted: the stack is about to stop anyway
+            for task in self._holds.values():
+                task.cancel()
+            raise
+        await self._calm()
 
     async def _lane(self, events: Iterator[FaultEvent]) -> None:
         for event in events:
@@ -111,6 +118,9 @@ class FaultInjector:
         chaos = self._chaos
         if event.kind in (KILL_SERVICE, KILL_WORKER, KILL_API, KILL_TEMPORAL):
             await chaos.kill_and_restart(event.target, event.down)
+            if event.again:
+                await asyncio.sleep(event.again)
+                await chaos.kill_and_restart(event.target, event.down_again)
         elif event.kind in (RESTART_SERVICE, RESTART_API):
             await chaos.stop_and_restart(event.target, event.down)
         elif event.kind == SERVICE_FAULTS:
@@ -141,8 +151,8 @@ class FaultInjector:
         """No more faults: cancel pending holds, restart faulty services clean, revive anything dead."""
         for task in self._holds.values():
             task.cancel()
-            with contextlib.suppress(BaseException):
-                await task
+        if self._holds:
+            await asyncio.wait(self._holds.values())  # never raises the tasks' own errors
         for service in SERVICES:
             if service in self._chaos.fault_env:
                 await self._chaos.set_faults(service, {})

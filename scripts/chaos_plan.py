@@ -36,12 +36,12 @@ RESTART_API = "restart_api"
 FAULT_WEIGHTS: dict[str, int] = {
     KILL_SERVICE: 30,
     SERVICE_FAULTS: 20,
-    KILL_WORKER: 12,
-    KILL_API: 10,
-    KILL_TEMPORAL: 8,
-    KILL_TEMPORAL_AND_WORKER: 15,
+    KILL_WORKER: 10,
+    KILL_API: 8,
+    KILL_TEMPORAL: 12,
+    KILL_TEMPORAL_AND_WORKER: 18,
     RESTART_SERVICE: 8,
-    RESTART_API: 6,
+    RESTART_API: 5,
 }
 FAULT_KINDS = tuple(FAULT_WEIGHTS)
 # Two sequences of faults run side by side, so that a service is often down while the Temporal server
@@ -98,6 +98,10 @@ class FaultEvent:
     between: float = 0.0  # kill_temporal_and_worker: seconds between the two kills
     phase: str = ""  # service_faults: "before" (lost request) or "after" (lost reply)
     rate: float = 0.0  # service_faults: share of the service's booking and cancel calls that fail
+    # kill_temporal: if > 0, kill it again this many seconds after it is back (a server that flaps, as
+    # in issue 9's reproduction), and restart it after `down_again`.
+    again: float = 0.0
+    down_again: float = 0.0
 
     def env(self) -> dict[str, str]:
         """The fault variables of booking_runtime.config for a service_faults event."""
@@ -236,7 +240,9 @@ def fault_events(options: PlanOptions, lane: str) -> Iterator[FaultEvent]:
         elif kind == KILL_API:
             yield FaultEvent(kind, "api", gap, round(rng.uniform(0.2, 2.0), 2))
         elif kind == KILL_TEMPORAL:
-            yield FaultEvent(kind, "temporal", gap, down)
+            again = round(rng.uniform(1.0, 3.0), 2) if rng.random() < 0.5 else 0.0
+            down_again = round(rng.uniform(0.5, 1.5), 2) if again else 0.0
+            yield FaultEvent(kind, "temporal", gap, down, again=again, down_again=down_again)
         else:
             order = rng.choice(("worker-first", "temporal-first"))
             between = round(rng.uniform(0.0, 1.5), 2)

@@ -83,8 +83,7 @@ class ChaosStack:
                 probe.result()
                 return
             probe.cancel()
-            with contextlib.suppress(BaseException):
-                await probe
+            await asyncio.wait({probe})  # unlike `await probe`, lets a cancel of this task through
             if time.monotonic() > deadline:
                 raise RuntimeError(f"{name} keeps exiting (code {died.result()}) after a restart")
             old = new

@@ -73,6 +73,10 @@ def test_temporal_and_worker_kills_come_close_together() -> None:
     pairs = [e for e in events if e.kind == KILL_TEMPORAL_AND_WORKER]
     assert pairs and all(0 <= e.between <= 1.5 for e in pairs)
     assert {e.order for e in pairs} == {"worker-first", "temporal-first"}
+    # Half the lone Temporal kills flap: killed again 1-3 s after it is back.
+    alone = [e for e in events if e.kind == "kill_temporal"]
+    assert any(e.again == 0 for e in alone)
+    assert all(1.0 <= e.again <= 3.0 and e.down_again > 0 for e in alone if e.again)
     only = PlanOptions(seed=7, kinds=("kill_api",))
     assert {e.kind for e in itertools.islice(fault_events(only, "core"), 20)} == {"kill_api"}
     assert list(fault_events(only, "services")) == []  # a lane with no kind left injects nothing
