@@ -42,10 +42,10 @@ def render(report: dict[str, Any], invariants: Sequence[Invariant]) -> str:
     phases = report["seconds"]
     lines.append("wall time: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in phases.items()))
     lines.append("")
-    lines.append(f"{'fault injected':<34}{'count':>7}")
+    lines.append(f"{'fault injected':<42}{'count':>7}")
     for kind, count in report["faults"]["by_kind"].items():
-        lines.append(f"  {kind:<32}{count:>7}")
-    lines.append(f"  {'total':<32}{report['faults']['total']:>7}")
+        lines.append(f"  {kind:<40}{count:>7}")
+    lines.append(f"  {'total':<40}{report['faults']['total']:>7}")
     kills = report["faults"]["sigkills"]
     lines.append("  SIGKILLs by process: " + ", ".join(f"{k} {v}" for k, v in sorted(kills.items())))
     if report["faults"]["sigterms"]:
