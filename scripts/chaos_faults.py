@@ -14,6 +14,7 @@ from typing import Any
 
 from scripts.chaos_plan import (
     KILL_API,
+    KILL_NODE,
     KILL_SERVICE,
     KILL_TEMPORAL,
     KILL_TEMPORAL_AND_WORKER,
@@ -47,6 +48,8 @@ class FaultLog:
             entry.update(phase=event.phase, rate=event.rate)
         if event.again:
             entry.update(again=event.again, down_again=event.down_again)
+        if event.kind == KILL_NODE:
+            entry.update(service_down=event.service_down)
         if error:
             entry["error"] = error
         self.events.append(entry)
@@ -140,6 +143,15 @@ class FaultInjector:
                 await asyncio.sleep(event.down)
                 await chaos.restart("temporal")
                 await chaos.restart("worker")
+        elif event.kind == KILL_NODE:
+            service = event.target.removeprefix("node+")
+            async with chaos.lock("temporal"), chaos.lock("worker"), chaos.lock(service):
+                await asyncio.gather(chaos.kill("temporal"), chaos.kill("worker"), chaos.kill(service))
+                await asyncio.sleep(event.down)
+                await chaos.restart("temporal")
+                await chaos.restart("worker")
+                await asyncio.sleep(event.service_down)
+                await chaos.restart(service)
         else:
             raise ValueError(f"unknown fault kind {event.kind!r}")
 

@@ -65,7 +65,17 @@ def test_services_die_in_one_lane_while_temporal_and_the_worker_die_in_the_other
     services = {e.kind for e in itertools.islice(fault_events(options, "services"), 100)}
     core = {e.kind for e in itertools.islice(fault_events(options, "core"), 100)}
     assert services == {"kill_service", "service_faults", "restart_service"}
-    assert core == {"kill_worker", "kill_api", "kill_temporal", "kill_temporal_and_worker", "restart_api"}
+    assert core == {
+        "kill_worker",
+        "kill_api",
+        "kill_temporal",
+        "kill_temporal_and_worker",
+        "kill_node",
+        "restart_api",
+    }
+    nodes = [e for e in itertools.islice(fault_events(options, "core"), 200) if e.kind == "kill_node"]
+    assert {e.target for e in nodes} == {"node+flight", "node+hotel", "node+cab"}
+    assert all(2.0 <= e.service_down <= 10.0 for e in nodes)
 
 
 def test_temporal_and_worker_kills_come_close_together() -> None:
