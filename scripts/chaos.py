@@ -57,7 +57,7 @@ class ChaosConfig:
     trips: int = 300
     seed: int = 7
     concurrency: int = 32
-    rate: float = 3.0
+    rate: float = 2.0
     step_budget: float = 15.0
     fault_interval: float = 3.0
     max_faults: int | None = None
@@ -88,8 +88,8 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
     parser.add_argument(
         "--rate",
         type=float,
-        default=3.0,
-        help="trips started per second, so that the faults spread over the run (default 3; 0: no pacing)",
+        default=2.0,
+        help="trips started per second, so that the faults spread over the run (default 2; 0: no pacing)",
     )
     parser.add_argument(
         "--step-budget", type=float, default=15.0, help="TRIP_STEP_BUDGET_SECONDS of the stack (default 15)"

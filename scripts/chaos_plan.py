@@ -40,13 +40,13 @@ RESTART_API = "restart_api"
 FAULT_WEIGHTS: dict[str, int] = {
     KILL_SERVICE: 30,
     SERVICE_FAULTS: 20,
-    KILL_WORKER: 10,
-    KILL_API: 8,
-    KILL_TEMPORAL: 12,
-    KILL_TEMPORAL_AND_WORKER: 14,
-    KILL_NODE: 8,
+    KILL_WORKER: 8,
+    KILL_API: 6,
+    KILL_TEMPORAL: 10,
+    KILL_TEMPORAL_AND_WORKER: 12,
+    KILL_NODE: 12,
     RESTART_SERVICE: 8,
-    RESTART_API: 5,
+    RESTART_API: 4,
 }
 FAULT_KINDS = tuple(FAULT_WEIGHTS)
 # Two sequences of faults run side by side, so that a service is often down while the Temporal server
