@@ -5,7 +5,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 
-.PHONY: help install tools protos lint test test-fast up demo bench clean
+.PHONY: help install tools protos lint test test-fast up demo bench chaos clean
 
 help: ## List the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,6 +54,9 @@ demo: $(STAMP) ## Book a confirmed trip and a compensated one, print both
 
 bench: $(STAMP) ## BookTrip against the direct baseline, side by side
 	$(PY) -m scripts.bench
+
+chaos: $(STAMP) ## Trips under injected faults, then every invariant checked (ARGS="--trips 1000 --seed 7")
+	$(PY) -m scripts.chaos $(ARGS)
 
 clean: ## Remove local state (var/) and caches
 	rm -rf var .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,304 @@
+"""`make chaos`: many trips through the API while every part of the suite is killed and restarted, then
+every invariant of the saga and of the API's answers checked against what the services hold.
+
+A seeded scheduler (scripts/chaos_plan.py) decides the trips (duplicates, changed bodies, cancels at
+random moments, trips aimed at a nearly sold-out hotel) and the faults: SIGKILL and restart of each
+booking service, the worker, the API and the Temporal dev server (back on its db file and port), the
+Temporal server and the worker killed close together, services restarted with lost requests or lost
+replies (their *_FAULT_* variables), and graceful restarts (SIGTERM) of the services and the API.
+Clients retry only UNAVAILABLE and DEADLINE_EXCEEDED, with the same request. Once the faults stop and
+the trips settle, the checks of scripts/chaos_invariants.py run; the table goes to stdout, every detail
+to a JSON report, and the exit code is 1 when an invariant broke.
+
+    python -m scripts.chaos                            # 300 trips, seed 7
+    python -m scripts.chaos --trips 1000 --seed 7      # what issue 8's fix is proven with
+    make chaos ARGS="--trips 1000 --seed 7 --db postgres"
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import signal
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import grpc
+from tripbooking.trip.v1 import trip_pb2_grpc
+
+from scripts import chaos_observe as observe
+from scripts.chaos_clients import TripClients
+from scripts.chaos_db import open_databases
+from scripts.chaos_faults import FaultInjector, FaultLog
+from scripts.chaos_invariants import Invariant, check_all
+from scripts.chaos_plan import (
+    FAULT_KINDS,
+    FAULT_LANES,
+    SERVICES,
+    Catalogs,
+    PlanOptions,
+    fault_events,
+    plan_trips,
+)
+from scripts.chaos_report import answer_counts, render, trip_counts, write
+from scripts.chaos_stack import ChaosStack
+from scripts.stack import Stack, StackOptions, StackPorts
+from scripts.stack_temporal import ROOT, wait_temporal_ready
+
+
+@dataclass
+class ChaosConfig:
+    trips: int = 300
+    seed: int = 7
+    concurrency: int = 32
+    rate: float = 2.0
+    step_budget: float = 15.0
+    fault_interval: float = 3.0
+    max_faults: int | None = None
+    kinds: tuple[str, ...] = FAULT_KINDS
+    db: str = "auto"
+    settle_timeout: float = 300.0
+    patience: float = 300.0  # how long one client call keeps retrying UNAVAILABLE
+    report: Path | None = None
+    state_dir: Path | None = None
+    quiet: bool = False
+    plan: PlanOptions = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.plan = PlanOptions(
+            trips=self.trips, seed=self.seed, fault_interval=self.fault_interval, kinds=self.kinds
+        )
+
+
+def parse_args(argv: list[str] | None = None) -> ChaosConfig:
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.chaos",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--trips", type=int, default=300, help="trips to book (default 300)")
+    parser.add_argument("--seed", type=int, default=7, help="seed of the trips and faults (default 7)")
+    parser.add_argument("--concurrency", type=int, default=32, help="trips in flight at once (default 32)")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=2.0,
+        help="trips started per second, so that the faults spread over the run (default 2; 0: no pacing)",
+    )
+    parser.add_argument(
+        "--step-budget", type=float, default=15.0, help="TRIP_STEP_BUDGET_SECONDS of the stack (default 15)"
+    )
+    parser.add_argument(
+        "--fault-interval",
+        type=float,
+        default=3.0,
+        help="mean seconds between faults in each of two lanes (services; worker, API, Temporal); default 3",
+    )
+    parser.add_argument("--max-faults", type=int, default=None, help="stop injecting after this many")
+    parser.add_argument(
+        "--faults",
+        default=",".join(FAULT_KINDS),
+        help=f"comma-separated fault kinds to draw from (default all: {','.join(FAULT_KINDS)})",
+    )
+    parser.add_argument(
+        "--db",
+        choices=("auto", "postgres", "sqlite"),
+        default="auto",
+        help="services on a fresh PostgreSQL database (auto: when 127.0.0.1:5432 answers; "
+        "CHAOS_POSTGRES_DSN moves it) or on SQLite files",
+    )
+    parser.add_argument(
+        "--settle-timeout", type=float, default=300.0, help="seconds for trips to settle after the faults"
+    )
+    parser.add_argument(
+        "--report", type=Path, default=None, help="JSON report (default var/chaos/<run>/report.json)"
+    )
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help="databases and logs (default var/chaos/<run>)"
+    )
+    parser.add_argument("--quiet", action="store_true", help="only the final table")
+    args = parser.parse_args(argv)
+    kinds = tuple(k.strip() for k in args.faults.split(",") if k.strip())
+    unknown = [k for k in kinds if k not in FAULT_KINDS]
+    if unknown:
+        parser.error(f"unknown fault kinds {unknown}; choose from {', '.join(FAULT_KINDS)}")
+    if args.trips < 1 or args.concurrency < 1:
+        parser.error("--trips and --concurrency must be at least 1")
+    return ChaosConfig(
+        trips=args.trips,
+        seed=args.seed,
+        concurrency=args.concurrency,
+        rate=args.rate,
+        step_budget=args.step_budget,
+        fault_interval=args.fault_interval,
+        max_faults=args.max_faults,
+        kinds=kinds,
+        db=args.db,
+        settle_timeout=args.settle_timeout,
+        report=args.report,
+        state_dir=args.state_dir,
+        quiet=args.quiet,
+    )
+
+
+async def _progress(clients: TripClients, log: FaultLog, total: int, say: Callable[[str], None]) -> None:
+    while True:
+        await asyncio.sleep(15)
+        say(
+            f"chaos: {time.monotonic() - log.started:.0f}s: trips started {clients.started}/{total}, "
+            f"done {clients.finished}, faults {len(log.events)}"
+        )
+
+
+async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Invariant]]:
+    """One run: start the stack, book under faults, settle, check. Returns (exit code, report, checks)."""
+    say: Callable[[str], None] = (lambda _: None) if config.quiet else (lambda text: print(text, flush=True))
+    stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
+    run_dir = config.state_dir or ROOT / "var" / "chaos" / f"{stamp}-seed{config.seed}"
+    run_dir.mkdir(parents=True, exist_ok=True)
+    report_path = config.report or run_dir / "report.json"
+    seconds: dict[str, float] = {}
+    began = time.monotonic()
+    databases = await open_databases(config.db, run_dir)
+    options = StackOptions(
+        ports=StackPorts.free(),
+        state_dir=run_dir,
+        log_dir=run_dir / "logs",
+        env={"TRIP_STEP_BUDGET_SECONDS": f"{config.step_budget:g}", **databases.env()},
+    )
+    stack = Stack(options)
+    chaos: ChaosStack | None = None
+    faults: asyncio.Task[None] | None = None
+    try:
+        say(f"chaos: starting the stack ({databases.kind}; logs in {run_dir / 'logs'})")
+        await stack.start()
+        seconds["start"] = time.monotonic() - began
+        chaos = ChaosStack(stack)
+        plans = plan_trips(config.plan, datetime.now(UTC).date(), Catalogs.load())
+        clients = TripClients(
+            stack.addresses["api"],
+            concurrency=config.concurrency,
+            rate=config.rate,
+            patience=config.patience,
+            seed=config.seed,
+        )
+        log = FaultLog()
+        injector = FaultInjector(
+            chaos,
+            [fault_events(config.plan, lane) for lane in FAULT_LANES],
+            max_faults=config.max_faults,
+            log=log,
+            say=say,
+        )
+        say(f"chaos: booking {len(plans)} trips under faults (seed {config.seed})")
+        loading = time.monotonic()
+        faults = asyncio.create_task(injector.run())
+        progress = asyncio.create_task(_progress(clients, log, len(plans), say))
+        try:
+            await clients.run(plans)
+        finally:
+            injector.stop()
+            progress.cancel()
+            await faults
+            await clients.close()
+        seconds["trips under faults"] = time.monotonic() - loading
+
+        settling = time.monotonic()
+        say("chaos: faults stopped; waiting for every trip to settle")
+        observed = observe.Observed()
+        async with grpc.aio.insecure_channel(stack.addresses["api"]) as api:
+            stub = trip_pb2_grpc.TripServiceStub(api)
+            observed.trips = await observe.settle(stub, [p.request_id for p in plans], config.settle_timeout)
+        seconds["settle"] = time.monotonic() - settling
+
+        checking = time.monotonic()
+        client = await wait_temporal_ready(stack.temporal_address, options.namespace, 60)
+        observed.runs = await observe.workflow_runs(client)
+        for service in SERVICES:
+            await observe.read_tables(service, databases.targets[service], observed)
+        channels = {s: grpc.aio.insecure_channel(stack.addresses[s]) for s in SERVICES}
+        try:
+            await observe.read_search(channels, observe.slots_touched(observed), observed)
+        finally:
+            for channel in channels.values():
+                await channel.close(None)
+        invariants = check_all(plans, clients.answers, observed)
+        seconds["check"] = time.monotonic() - checking
+    finally:
+        if faults is not None and not faults.done():  # interrupted while injecting: stop first
+            faults.cancel()
+            await asyncio.wait({faults})
+        with contextlib.suppress(Exception):
+            await stack.stop()
+        if chaos is not None:
+            await chaos.stop_strays()
+        with contextlib.suppress(Exception):
+            await databases.drop()
+    seconds["total"] = time.monotonic() - began
+    report: dict[str, Any] = {
+        "run": {
+            "seed": config.seed,
+            "trips": config.trips,
+            "concurrency": config.concurrency,
+            "rate": config.rate,
+            "database": databases.kind,
+            "step_budget_seconds": config.step_budget,
+            "fault_interval_seconds": config.fault_interval,
+            "fault_kinds": list(config.kinds),
+            "started_utc": stamp,
+            "state_dir": str(run_dir),
+        },
+        "seconds": {k: round(v, 1) for k, v in seconds.items()},
+        "faults": {
+            "total": len(log.events),
+            "by_kind": log.by_kind(),
+            "sigkills": chaos.kills,
+            "sigterms": chaos.terms,
+            "restarts": chaos.restarts,
+            "unexpected_exits": chaos.unexpected_exits,
+            "events": log.events,
+        },
+        "answers": answer_counts(clients.answers),
+        "trips": trip_counts(observed),
+        "rows": {"total": len(observed.rows), "booked": sum(r.status == "BOOKED" for r in observed.rows)},
+        "slots": len(observe.slots_touched(observed)),
+        "invariants": [inv.to_json() for inv in invariants],
+        "held": all(inv.held for inv in invariants),
+        "report_path": str(report_path),
+        "final_answers": [a.to_json() for a in clients.answers if a.code != "OK"],
+    }
+    write(report_path, report)
+    print(render(report, invariants), flush=True)
+    return (0 if report["held"] else 1), report, invariants
+
+
+async def _interruptible(config: ChaosConfig) -> int:
+    """run_chaos, cancelled by SIGINT or SIGTERM so that it still stops the stack and drops its database
+    (a shell starts background jobs with SIGINT ignored, hence the explicit handlers)."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    code, _, _ = await run_chaos(config)
+    return code
+
+
+def main(argv: list[str] | None = None) -> None:
+    config = parse_args(argv)
+    try:
+        code = asyncio.run(_interruptible(config))
+    except asyncio.CancelledError:
+        print("chaos: interrupted; the stack is stopped", file=sys.stderr, flush=True)
+        code = 130
+    sys.exit(code)
+
+
+if __name__ == "__main__":
+    main()

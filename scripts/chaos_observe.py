@@ -1,0 +1,248 @@
+"""What a chaos run finds once the faults have stopped: the trips (GetTrip), the workflow runs
+(Temporal visibility), the rows of each service's tables (read straight from its database through
+booking_runtime.storage), and what Search shows for every slot those rows touch.
+
+The result is plain data (`Observed`), so the invariant checker is a pure function of it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections import Counter
+from collections.abc import Awaitable, Iterable
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+from typing import Any, TypeVar
+
+import grpc
+import sqlalchemy as sa
+from temporalio.client import Client
+from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
+from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
+from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
+from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
+
+from booking_runtime.storage import Database
+from booking_runtime.tables import bookings, catalog, inventory
+from scripts.chaos_plan import body_of
+
+SETTLED = frozenset(
+    {"TRIP_STATUS_CONFIRMED", "TRIP_STATUS_FAILED", "TRIP_STATUS_CANCELLED", "TRIP_STATUS_COMPLETED"}
+)
+CAPACITY_FIELD = {"flight": "seats", "hotel": "rooms", "cab": "cabs_per_hour"}
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class StepView:
+    name: str
+    status: str
+    idempotency_key: str
+    confirmation_id: str
+    attempts: int
+    last_error: str
+
+
+@dataclass(frozen=True)
+class TripView:
+    """A trip as GetTrip shows it at the end of the run."""
+
+    trip_id: str
+    request_id: str
+    status: str
+    body: str
+    steps: tuple[StepView, ...]
+    failure_reason: str
+
+    @classmethod
+    def from_proto(cls, trip: trip_pb2.Trip) -> TripView:
+        return cls(
+            trip_id=trip.trip_id,
+            request_id=trip.request_id,
+            status=trip_pb2.TripStatus.Name(trip.status),
+            body=body_of(trip.customer_id, trip.flight, trip.hotel),
+            steps=tuple(
+                StepView(
+                    s.name,
+                    trip_pb2.StepStatus.Name(s.status),
+                    s.idempotency_key,
+                    s.confirmation_id,
+                    s.attempts,
+                    s.last_error[:300],
+                )
+                for s in trip.steps
+            ),
+            failure_reason=trip.failure_reason[:300],
+        )
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "trip_id": self.trip_id,
+            "status": self.status,
+            "failure_reason": self.failure_reason,
+            "steps": [
+                {
+                    "name": s.name,
+                    "status": s.status,
+                    "key": s.idempotency_key,
+                    "confirmation_id": s.confirmation_id,
+                    "attempts": s.attempts,
+                    "last_error": s.last_error,
+                }
+                for s in self.steps
+            ],
+        }
+
+
+@dataclass(frozen=True)
+class BookingRow:
+    """One row of a service's bookings table."""
+
+    service: str
+    key: str
+    booking_id: str
+    status: str
+    units: tuple[tuple[str, str, int], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "service": self.service,
+            "key": self.key,
+            "booking_id": self.booking_id,
+            "status": self.status,
+            "units": [list(u) for u in self.units],
+        }
+
+
+Slot = tuple[str, str, str]  # (service, resource, slot)
+
+
+@dataclass
+class Observed:
+    trips: dict[str, TripView | None] = field(default_factory=dict)  # request_id -> trip (None: no trip)
+    runs: dict[str, int] = field(default_factory=dict)  # workflow id -> number of runs
+    rows: list[BookingRow] = field(default_factory=list)
+    taken: dict[Slot, int] = field(default_factory=dict)  # the inventory table's `taken`
+    capacity: dict[tuple[str, str], int] = field(default_factory=dict)  # (service, resource) -> catalog
+    search: dict[Slot, int | None] = field(default_factory=dict)  # what Search shows (None: not listed)
+
+
+async def bounded(calls: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:
+    """Await the calls (coroutines not yet started), at most `limit` at a time, in order."""
+    slots = asyncio.Semaphore(limit)
+
+    async def one(call: Awaitable[T]) -> T:
+        async with slots:
+            return await call
+
+    return await asyncio.gather(*(one(c) for c in calls))
+
+
+async def get_trip(stub: trip_pb2_grpc.TripServiceAsyncStub, trip_id: str) -> TripView | None:
+    """GetTrip, retried while the API or Temporal is not answering; None for NOT_FOUND."""
+    delay = 0.2
+    for _ in range(60):
+        try:
+            return TripView.from_proto(
+                await stub.GetTrip(trip_pb2.GetTripRequest(trip_id=trip_id), timeout=20)
+            )
+        except grpc.aio.AioRpcError as err:
+            if err.code() == grpc.StatusCode.NOT_FOUND:
+                return None
+            if err.code() not in (grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED):
+                raise
+        await asyncio.sleep(delay)
+        delay = min(2.0, delay * 2)
+    raise TimeoutError(f"GetTrip {trip_id} kept failing")
+
+
+async def settle(
+    stub: trip_pb2_grpc.TripServiceAsyncStub, request_ids: list[str], timeout: float
+) -> dict[str, TripView | None]:
+    """Read every trip until none is BOOKING or COMPENSATING, or `timeout` passes (then as they are)."""
+    trips: dict[str, TripView | None] = {}
+    pending = list(request_ids)
+    deadline = time.monotonic() + timeout
+    while True:
+        found = await bounded(get_trip(stub, f"trip-{r}") for r in pending)
+        trips.update(zip(pending, found, strict=True))
+        pending = [r for r, trip in zip(pending, found, strict=True) if trip and trip.status not in SETTLED]
+        if not pending or time.monotonic() > deadline:
+            return trips
+        await asyncio.sleep(1.0)
+
+
+async def workflow_runs(client: Client) -> dict[str, int]:
+    """Runs per TripWorkflow id, from visibility (the run's namespace holds only this run's trips)."""
+    runs: Counter[str] = Counter()
+    async for execution in client.list_workflows("WorkflowType = 'TripWorkflow'", page_size=1000):
+        runs[execution.id] += 1
+    return dict(runs)
+
+
+async def read_tables(service: str, target: str, observed: Observed) -> None:
+    """The service's bookings, inventory and catalog, straight from its database."""
+    db = Database(target, schema=service)
+    try:
+        async with db.read() as conn:
+            for row in (await conn.execute(sa.select(bookings))).mappings():
+                observed.rows.append(
+                    BookingRow(
+                        service,
+                        row["idempotency_key"],
+                        row["booking_id"],
+                        row["status"],
+                        tuple((str(r), str(s), int(q)) for r, s, q in row["units"]),
+                    )
+                )
+            for row in (await conn.execute(sa.select(inventory))).mappings():
+                observed.taken[(service, row["resource"], row["slot"])] = int(row["taken"])
+            for row in (await conn.execute(sa.select(catalog))).mappings():
+                observed.capacity[(service, row["item_id"])] = int(row["data"][CAPACITY_FIELD[service]])
+    finally:
+        await db.close()
+
+
+def slots_touched(observed: Observed) -> set[Slot]:
+    """Every slot that the inventory table or any booking (live or cancelled) names."""
+    slots = set(observed.taken)
+    for row in observed.rows:
+        slots.update((row.service, resource, slot) for resource, slot, _ in row.units)
+    return slots
+
+
+async def read_search(channels: dict[str, grpc.aio.Channel], slots: set[Slot], observed: Observed) -> None:
+    """What each service's Search shows for every slot: one call per flight date, night, or city hour."""
+    flights = flight_pb2_grpc.FlightServiceStub(channels["flight"])
+    hotels = hotel_pb2_grpc.HotelServiceStub(channels["hotel"])
+    cabs = cab_pb2_grpc.CabServiceStub(channels["cab"])
+
+    async def flight_day(day: str) -> None:
+        reply = await flights.SearchFlights(flight_pb2.SearchFlightsRequest(date=day), timeout=20)
+        levels = {f.flight_number: f.seats_available for f in reply.flights}
+        for service, resource, slot in slots:
+            if service == "flight" and slot == day:
+                observed.search[(service, resource, slot)] = levels.get(resource)
+
+    async def hotel_night(night: str) -> None:
+        check_out = (date.fromisoformat(night) + timedelta(days=1)).isoformat()
+        reply = await hotels.SearchHotels(
+            hotel_pb2.SearchHotelsRequest(check_in=night, check_out=check_out), timeout=20
+        )
+        levels = {h.hotel_id: h.rooms_available for h in reply.hotels}
+        for service, resource, slot in slots:
+            if service == "hotel" and slot == night:
+                observed.search[(service, resource, slot)] = levels.get(resource)
+
+    async def cab_hour(city: str, hour: str) -> None:
+        reply = await cabs.SearchCabs(
+            cab_pb2.SearchCabsRequest(city=city, pickup_time=f"{hour}:00:00Z"), timeout=20
+        )
+        observed.search[("cab", city, hour)] = reply.cabs_available
+
+    calls: list[Awaitable[None]] = []
+    calls += [flight_day(day) for day in sorted({slot for v, _, slot in slots if v == "flight"})]
+    calls += [hotel_night(night) for night in sorted({slot for v, _, slot in slots if v == "hotel"})]
+    calls += [cab_hour(city, hour) for v, city, hour in sorted(slots) if v == "cab"]
+    await bounded(calls)
