@@ -13,7 +13,7 @@ hand-off instead of one per statement:
   takes an advisory lock so that replicas starting together do not race. The ledger's
   one-statement booking uses `autocommit()` connections held for the process's life.
 
-Measured with scripts/bench_service.py (2 cores, client on the same machine): a booking costs
+Measured with scripts/perf/bench_service.py (2 cores, client on the same machine): a booking costs
 about 0.5 ms of service CPU on either store; the rest is gRPC.
 """
 

@@ -1,7 +1,7 @@
 """The Temporal dev server as the stack runs it, with the measured tuning.
 
 Each flag in TUNED_* is here because docs/performance.md shows what it bought;
-`python -m scripts.bench_floor` re-measures them one by one.
+`python -m scripts.perf.bench_floor` re-measures them one by one.
 """
 
 from __future__ import annotations
