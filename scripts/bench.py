@@ -39,8 +39,9 @@ from orchestrator import bearer
 from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
-from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
+from scripts.stack import Stack, StackOptions, StackPorts
 from scripts.stack_observe import ObservePorts
+from scripts.stack_ports import running_addresses
 from scripts.stack_secure import SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer
 

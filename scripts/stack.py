@@ -5,7 +5,8 @@ STACK_TEMPORAL=external, uses the Temporal at TEMPORAL_ADDRESS), the flight, hot
 and cab services, the orchestrator worker and the TripService API, each after
 the one before it is healthy, and prints every address. SIGINT or SIGTERM stops
 the children newest first and exits 0. `Stack` is the same thing as a library,
-for the demo, the benchmark and tests, on any ports.
+for the demo, the benchmark and tests, on any ports (scripts/stack_ports.py); the
+command line is scripts/stack_cli.py.
 
     python -m scripts.stack                         # everything, state in var/
     python -m scripts.stack --temporal external     # use Temporal at TEMPORAL_ADDRESS
@@ -16,11 +17,9 @@ for the demo, the benchmark and tests, on any ports.
 
 from __future__ import annotations
 
-import argparse
 import asyncio
 import contextlib
 import os
-import signal
 import sys
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -28,61 +27,23 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TextIO, TypeVar
 
-from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
+from scripts.stack_health import wait_for_pollers, wait_grpc_serving
 from scripts.stack_observe import Observability, ObservePorts
+from scripts.stack_ports import StackPorts
 from scripts.stack_process import ChildProcess
 from scripts.stack_scale import (
-    DEFAULT_POSTGRES_DSN,
-    PORT_STEP,
     Scale,
     ensure_database,
     instance_names,
     instance_ports,
-    parse_replicas,
 )
 from scripts.stack_secure import DEFAULT_CODEC_PORT, SecureStackParts
-from scripts.stack_temporal import ROOT, TemporalDevServer, wait_temporal_ready
+from scripts.stack_temporal import ROOT, TemporalDevServer, trip_search_attributes, wait_temporal_ready
+
+__all__ = ["Stack", "StackOptions", "StackPorts"]  # StackPorts lives in scripts/stack_ports.py
 
 SERVICES = ("flight", "hotel", "cab")
 T = TypeVar("T")
-
-
-def trip_search_attributes() -> dict[str, str]:
-    """The orchestrator's search attributes, to register when the dev server starts.
-
-    Every one is a keyword (orchestrator.search_attributes registers keywords only); a key of
-    another type must not be registered as one.
-    """
-    from temporalio.common import SearchAttributeIndexedValueType
-
-    from orchestrator.search_attributes import ALL_KEYS
-
-    others = [
-        key.name for key in ALL_KEYS if key.indexed_value_type != SearchAttributeIndexedValueType.KEYWORD
-    ]
-    if others:
-        raise ValueError(f"search attributes that are not keywords: {others}")
-    return {key.name: "Keyword" for key in ALL_KEYS}
-
-
-@dataclass
-class StackPorts:
-    """Where each part listens; the defaults are the ones the README lists (`make up`)."""
-
-    temporal: int = 7233
-    ui: int | None = 8233
-    api: int = 50050
-    flight: int = 50051
-    hotel: int = 50052
-    cab: int = 50053
-    step: int | None = PORT_STEP  # further replicas: this many ports apart; None: free ports
-
-    @classmethod
-    def free(cls, ui: bool = False) -> StackPorts:
-        """Fresh ports, so a test or benchmark never collides with `make up`."""
-        return cls(
-            free_port(), free_port() if ui else None, free_port(), free_port(), free_port(), free_port(), None
-        )
 
 
 @dataclass
@@ -345,154 +306,7 @@ class Stack:
         return "\n".join(lines)
 
 
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        prog="python -m scripts.stack",
-        description=__doc__,
-        formatter_class=argparse.RawDescriptionHelpFormatter,
-    )
-    parser.add_argument(
-        "--temporal",
-        choices=["dev", "external"],
-        default=os.environ.get("STACK_TEMPORAL", "dev"),
-        help="start a dev server, or use the one at TEMPORAL_ADDRESS [env STACK_TEMPORAL]",
-    )
-    parser.add_argument(
-        "--ui-port",
-        type=int,
-        default=int(os.environ.get("STACK_UI_PORT") or StackPorts.ui or 0),
-        help="port of the dev server's Web UI; 0: no UI (default 8233) [env STACK_UI_PORT]",
-    )
-    parser.add_argument("--state-dir", type=Path, default=ROOT / "var", help="databases (default var/)")
-    parser.add_argument("--log-dir", type=Path, default=None, help="also write each child's log here")
-    scale = parser.add_argument_group("scale-out (scripts/stack_scale.py)")
-    scale.add_argument(
-        "--replicas",
-        type=parse_replicas,
-        default=parse_replicas(os.environ.get("STACK_REPLICAS", "1")),
-        help="replicas per booking service: N, or flight=N,hotel=N,cab=N; more than one runs the "
-        "service on PostgreSQL [env STACK_REPLICAS]",
-    )
-    scale.add_argument(
-        "--workers",
-        type=int,
-        default=int(os.environ.get("STACK_WORKERS", "1")),
-        help="workers [env STACK_WORKERS]",
-    )
-    scale.add_argument(
-        "--apis",
-        type=int,
-        default=int(os.environ.get("STACK_APIS", "1")),
-        help="API servers [env STACK_APIS]",
-    )
-    scale.add_argument(
-        "--postgres-dsn",
-        default=os.environ.get("STACK_POSTGRES_DSN", DEFAULT_POSTGRES_DSN),
-        help="database (created if missing) of services with several replicas, unless their *_DB is "
-        f"a DSN (default {DEFAULT_POSTGRES_DSN}) [env STACK_POSTGRES_DSN]",
-    )
-    parser.add_argument(
-        "--secure",
-        action="store_true",
-        default=os.environ.get("STACK_SECURE", "") not in ("", "0"),
-        help="mutual TLS, JWT callers, encrypted payloads, codec server [env STACK_SECURE=1]",
-    )
-    parser.add_argument(
-        "--observe",
-        action=argparse.BooleanOptionalAction,
-        default=os.environ.get("STACK_OBSERVE", "").strip().lower() in {"1", "on", "true", "yes"},
-        help="traces, metrics, the worker's health and Prometheus (docs/operations.md) [env STACK_OBSERVE]",
-    )
-    return parser.parse_args(argv)
-
-
-def _port_of(address: str) -> int:
-    return int(address.rsplit(":", 1)[1])
-
-
-# Where `make up` and its clients read each part's address from.
-ADDRESS_VARIABLES = {
-    "api": "ORCHESTRATOR_ADDR",
-    "flight": "FLIGHT_SVC_ADDR",
-    "hotel": "HOTEL_SVC_ADDR",
-    "cab": "CAB_SVC_ADDR",
-    "temporal": "TEMPORAL_ADDRESS",
-}
-
-
-def running_addresses() -> dict[str, str]:
-    """Where the stack `make up` runs listens: the *_ADDR variables, else the default ports (StackPorts)."""
-    defaults = StackPorts()
-    return {
-        name: os.environ.get(variable) or f"localhost:{getattr(defaults, name)}"
-        for name, variable in ADDRESS_VARIABLES.items()
-    }
-
-
-def ports_from_env() -> StackPorts:
-    """The default ports (StackPorts), moved by the usual *_ADDR variables if they are set."""
-    return StackPorts(**{name: _port_of(address) for name, address in running_addresses().items()})
-
-
-async def run_foreground(args: argparse.Namespace) -> int:
-    """Start, print the addresses, and wait for a signal or a child that dies."""
-    ports = ports_from_env()
-    ports.ui = args.ui_port or None
-    options = StackOptions(
-        ports=ports,
-        state_dir=args.state_dir,
-        temporal=args.temporal,
-        namespace=os.environ.get("TEMPORAL_NAMESPACE", "default"),
-        task_queue=os.environ.get("TRIP_TASK_QUEUE", "trip-booking"),
-        echo=sys.stdout,
-        log_dir=args.log_dir,
-        use_env_dbs=True,
-        scale=Scale(**args.replicas, workers=args.workers, apis=args.apis),
-        postgres_dsn=args.postgres_dsn,
-        secure=args.secure,
-        codec_port=_port_of(os.environ.get("TRIP_CODEC_ADDR", f"localhost:{DEFAULT_CODEC_PORT}")),
-        observe=ObservePorts() if args.observe else None,
-    )
-    stack = Stack(options)
-    stopping = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(sig, stopping.set)
-    starting = asyncio.ensure_future(stack.start())
-    stop_wait = asyncio.ensure_future(stopping.wait())
-    await asyncio.wait({starting, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-    if not starting.done():
-        print("stack: stopping before start-up finished", flush=True)
-        starting.cancel()
-        with contextlib.suppress(BaseException):
-            await starting
-        return 0
-    stop_wait.cancel()
-    if starting.exception() is not None:
-        print(f"stack: start-up failed: {starting.exception()}", file=sys.stderr, flush=True)
-        return 1
-    print("stack: ready (Ctrl-C stops everything)\n" + stack.describe(), flush=True)
-    exited = asyncio.ensure_future(stack.wait_any_exit())
-    stop_wait = asyncio.ensure_future(stopping.wait())
-    await asyncio.wait({exited, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
-    code = 0
-    if exited.done():
-        child = exited.result()
-        print(f"stack: {child.name} exited unexpectedly (code {child.process and child.process.returncode})",
-              file=sys.stderr, flush=True)  # fmt: skip
-        code = 1
-    else:
-        exited.cancel()
-    print("stack: stopping", flush=True)
-    codes = await stack.stop()
-    print("stack: stopped (" + ", ".join(f"{name} {rc}" for name, rc in codes.items()) + ")", flush=True)
-    return code
-
-
-def main(argv: list[str] | None = None) -> None:
-    args = parse_args(argv)
-    sys.exit(asyncio.run(run_foreground(args)))
-
-
 if __name__ == "__main__":
+    from scripts.stack_cli import main
+
     main()

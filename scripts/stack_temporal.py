@@ -105,3 +105,21 @@ async def wait_temporal_ready(address: str, namespace: str = "default", timeout:
             last_error = exc
         await asyncio.sleep(0.1)
     raise TimeoutError(f"Temporal at {address} not ready after {timeout:.0f}s (last error: {last_error})")
+
+
+def trip_search_attributes() -> dict[str, str]:
+    """The orchestrator's search attributes, to register when the dev server starts.
+
+    Every one is a keyword (orchestrator.search_attributes registers keywords only); a key of
+    another type must not be registered as one.
+    """
+    from temporalio.common import SearchAttributeIndexedValueType
+
+    from orchestrator.search_attributes import ALL_KEYS
+
+    others = [
+        key.name for key in ALL_KEYS if key.indexed_value_type != SearchAttributeIndexedValueType.KEYWORD
+    ]
+    if others:
+        raise ValueError(f"search attributes that are not keywords: {others}")
+    return {key.name: "Keyword" for key in ALL_KEYS}

@@ -32,7 +32,7 @@ from scripts.bench import Clients, booktrip_call, running_stack_pids
 from scripts.bench_measure import LoadResult, run_load
 from scripts.bench_workload import Workload
 from scripts.perf.go_symbols import GoSymbols
-from scripts.stack import running_addresses
+from scripts.stack_ports import running_addresses
 
 # (label, a substring of a frame's function name): a sample counts for a component when any frame
 # of its stack matches. Components overlap (SQLite runs inside the history handlers), so the shares
