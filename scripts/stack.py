@@ -155,12 +155,12 @@ class Stack:
         env = self.child_env() if env is None else env
         if self.observability is not None:
             env = {**env, **self.observability.env(name)}
-        return ChildProcess(name, argv, env=env, cwd=ROOT, echo=opts.echo, log_path=log_path)
+        return ChildProcess(name, argv, env=env, echo=opts.echo, log_path=log_path)
 
     async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[T]]) -> T:
         """Start `child` and return what `probe` returns; fail early, with its exit code, if it dies first."""
         self.children.append(child)
-        await child.start()
+        child.start()
         ready = asyncio.ensure_future(asyncio.wait_for(probe(), self.options.ready_timeout))
         died = asyncio.ensure_future(child.wait())
         done, _ = await asyncio.wait({ready, died}, return_when=asyncio.FIRST_COMPLETED)
@@ -189,7 +189,7 @@ class Stack:
             codec_env = self.secure.codec_env(self.child_env())
             argv = [sys.executable, "-m", "orchestrator.codec_server"]
             self.children.append(self._child("codec", argv, env=codec_env))
-            await self.children[-1].start()
+            self.children[-1].start()
         if self.observability is not None:
             await self.observability.start()
         if opts.temporal == "dev":

@@ -129,7 +129,7 @@ async def run_foreground(args: argparse.Namespace) -> int:
     code = 0
     if exited.done():
         child = exited.result()
-        print(f"stack: {child.name} exited unexpectedly (code {child.process and child.process.returncode})",
+        print(f"stack: {child.name} exited unexpectedly (code {child.returncode})",
               file=sys.stderr, flush=True)  # fmt: skip
         code = 1
     else:

@@ -132,7 +132,7 @@ async def measure(args: argparse.Namespace) -> None:
     )
     server = server_for(args, state)
     temporal = ChildProcess("temporal", server.argv(), env={}, cwd=ROOT, log_path=state / "temporal.log")
-    await temporal.start()
+    temporal.start()
     worker_proc: ChildProcess | None = None
     try:
         client = await wait_temporal_ready(server.address)
@@ -144,7 +144,7 @@ async def measure(args: argparse.Namespace) -> None:
             worker_proc = ChildProcess(
                 "worker", worker_argv(args, server.address), env={}, cwd=ROOT, log_path=state / "worker.log"
             )
-            await worker_proc.start()
+            worker_proc.start()
             pids["worker"] = worker_proc.pid
         await wait_for_pollers(client, TASK_QUEUE)
         run_id = uuid.uuid4().hex[:8]

@@ -20,7 +20,8 @@ from tripbooking.trip.v1 import trip_pb2_grpc
 from booking_runtime import tls
 from booking_runtime.tls import TlsSettings
 from orchestrator.activities import CHANNEL_OPTIONS
-from tests.support.processes import ROOT, ManagedProcess, free_port, wait_serving
+from scripts.stack_process import ChildProcess
+from tests.support.processes import ROOT, free_port, wait_serving
 
 SERVICES = ("flight", "hotel", "cab")
 # The Temporal binaries the temporalio package installs next to this interpreter (make install).
@@ -37,7 +38,7 @@ class Stack:
     workdir: Path
     task_queue: str = field(default_factory=lambda: f"trip-booking-{uuid.uuid4().hex[:8]}")
     addresses: dict[str, str] = field(default_factory=dict)
-    processes: dict[str, ManagedProcess] = field(default_factory=dict)
+    processes: dict[str, ChildProcess] = field(default_factory=dict)
     # One channel per process name, opened on first use and reused (it reconnects after a restart).
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     # Service -> database target; SQLite files under workdir unless given (e.g. PostgreSQL DSNs).
@@ -69,9 +70,10 @@ class Stack:
             **self.extra_env,
         }
 
-    def _process(self, name: str, module: str) -> ManagedProcess:
+    def _process(self, name: str, module: str) -> ChildProcess:
         log = self.workdir / "logs" / f"{name}.log"
-        process = ManagedProcess(module, [], {**self.env(), **self.process_env.get(name, {})}, log).start()
+        env = {**self.env(), **self.process_env.get(name, {})}
+        process = ChildProcess.python(name, module, env=env, log_path=log).start()
         self.processes[name] = process
         return process
 
@@ -79,7 +81,7 @@ class Stack:
         self._process(name, f"{name}_svc")
         await wait_serving(self.addresses[name], tls_settings=self.client_tls)
 
-    def start_worker(self) -> ManagedProcess:
+    def start_worker(self) -> ChildProcess:
         return self._process("worker", "orchestrator.worker")
 
     async def start_all(self) -> None:
@@ -109,7 +111,7 @@ class Stack:
             await channel.close(None)
         self.channels.clear()
         for process in self.processes.values():
-            process.stop()
+            await process.stop()
 
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{p.log_tail(15)}" for name, p in self.processes.items())

@@ -43,7 +43,7 @@ async def temporal_and_client(
     try:
         yield process, await process.start()
     finally:
-        process.stop()
+        await process.stop()
 
 
 @pytest.fixture(scope="module")
