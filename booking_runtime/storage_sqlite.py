@@ -136,8 +136,8 @@ class SqliteWriter:
         if len(batch) == 1:
             self._run_alone(conn, batch[0])
             return
-        # Savepoints straight on the sqlite3 connection: two cheap statements per job, where
-        # SQLAlchemy's nested transactions cost about a fifth of a booking's CPU.
+        # Savepoints straight on the sqlite3 connection: two cheap statements per job, far cheaper
+        # than SQLAlchemy's nested transactions (docs/performance.md, "Booking services").
         raw = conn.connection.driver_connection
         assert raw is not None
         outcomes: list[tuple[Any, BaseException | None]] = []

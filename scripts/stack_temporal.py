@@ -27,7 +27,7 @@ TUNED_PRAGMAS: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
 # Dynamic config: see docs/performance.md for each value's effect.
 TUNED_DYNAMIC_CONFIG: dict[str, object] = {
     # The history queue readers are capped at 20 loads per second by default: one new workflow task
-    # per 50 ms, whatever the load. Lifting the caps took a no-op saga at c=1 from 50 ms to 20 ms.
+    # per 50 ms, whatever the load. docs/performance.md has what lifting the caps bought.
     "history.transferProcessorMaxPollRPS": 10000,
     "history.timerProcessorMaxPollRPS": 10000,
     "history.visibilityProcessorMaxPollRPS": 10000,
