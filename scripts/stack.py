@@ -27,6 +27,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TextIO, TypeVar
 
+from booking_runtime.tls import TlsSettings
 from scripts.stack_health import wait_for_pollers, wait_grpc_serving
 from scripts.stack_observe import Observability, ObservePorts
 from scripts.stack_ports import StackPorts
@@ -68,6 +69,10 @@ class StackOptions:
     secure: bool = False  # STACK_SECURE=1: mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS, codec server
     codec_port: int = DEFAULT_CODEC_PORT
     observe: ObservePorts | None = None  # traces, metrics, health, Prometheus (scripts/stack_observe.py)
+    host: str = "localhost"  # the host part of every server address
+    databases: dict[str, str] = field(default_factory=dict)  # service -> its *_DB (default: state_dir)
+    process_env: dict[str, dict[str, str]] = field(default_factory=dict)  # child name -> more environment
+    probe_tls: TlsSettings | None = None  # how readiness probes dial the servers (default: `secure`'s)
     prometheus: bool = True  # with `observe`, also run Prometheus if it is installed
 
 
@@ -78,12 +83,12 @@ class Stack:
         self.options = options
         self.children: list[ChildProcess] = []
         self.temporal_address = self._temporal_address()
-        ports = options.ports
+        ports, count = options.ports, options.scale.count
         self.instances: dict[str, list[tuple[str, str]]] = {
             part: list(
                 zip(
-                    instance_names(part, options.scale.count(part)),
-                    (f"localhost:{p}" for p in instance_ports(first, options.scale.count(part), ports.step)),
+                    instance_names(part, count(part)),
+                    (f"{options.host}:{p}" for p in instance_ports(first, count(part), ports.step)),
                     strict=True,
                 )
             )
@@ -94,6 +99,8 @@ class Stack:
             Observability(options.observe, options.state_dir) if options.observe is not None else None
         )
         self.prometheus = False
+        self._fixed_env: dict[str, dict[str, str]] = {}  # children that do not take child_env()
+        self._serving: dict[str, tuple[str, str]] = {}  # server child -> (address variable, address)
 
     def _temporal_address(self) -> str:
         opts = self.options
@@ -108,11 +115,12 @@ class Stack:
     @property
     def addresses(self) -> dict[str, str]:
         ports = self.options.ports
+        host = self.options.host
         return {
-            "api": f"localhost:{ports.api}",
-            "flight": f"localhost:{ports.flight}",
-            "hotel": f"localhost:{ports.hotel}",
-            "cab": f"localhost:{ports.cab}",
+            "api": f"{host}:{ports.api}",
+            "flight": f"{host}:{ports.flight}",
+            "hotel": f"{host}:{ports.hotel}",
+            "cab": f"{host}:{ports.cab}",
             "temporal": self.temporal_address,
         }
 
@@ -141,7 +149,7 @@ class Stack:
             # Every replica: the worker spreads its calls over them (orchestrator.channels).
             env[f"{key}_SVC_ADDR"] = ",".join(self.instance_addresses(name))
             db = os.environ.get(f"{key}_DB") if opts.use_env_dbs else None
-            env[f"{key}_DB"] = db or str(opts.state_dir / f"{name}.db")
+            env[f"{key}_DB"] = db or opts.databases.get(name) or str(opts.state_dir / f"{name}.db")
             if opts.scale.replicas(name) > 1 and not env[f"{key}_DB"].startswith("postgres"):
                 if opts.postgres_dsn is None:
                     raise ValueError(f"{opts.scale.replicas(name)} {name} replicas need a PostgreSQL DSN")
@@ -152,10 +160,30 @@ class Stack:
     def _child(self, name: str, argv: list[str], env: dict[str, str] | None = None) -> ChildProcess:
         opts = self.options
         log_path = opts.log_dir / f"{name}.log" if opts.log_dir is not None else None
-        env = self.child_env() if env is None else env
+        if env is not None:
+            self._fixed_env[name] = env
+        return ChildProcess(name, argv, env=self._env_of(name), echo=opts.echo, log_path=log_path)
+
+    def _env_of(self, name: str) -> dict[str, str]:
+        """A child's environment: the stack's (or its own fixed one), its address, its extras."""
+        env = self._fixed_env[name] if name in self._fixed_env else self.child_env()
+        if name in self._serving:  # a server is told its own address
+            variable, address = self._serving[name]
+            env = {**env, variable: address}
         if self.observability is not None:
             env = {**env, **self.observability.env(name)}
-        return ChildProcess(name, argv, env=env, echo=opts.echo, log_path=log_path)
+        return {**env, **self.options.process_env.get(name, {})}
+
+    def child(self, name: str) -> ChildProcess:
+        """The child called `name` ("temporal", "flight", "worker", "api", "flight-2", ...)."""
+        return next(child for child in self.children if child.name == name)
+
+    def start_again(self, name: str) -> ChildProcess:
+        """Start child `name` again once it has exited (a test's crash and recovery), with the
+        stack's environment as it is now; it is not waited for."""
+        child = self.child(name)
+        child.env = self._env_of(name)
+        return child.start()
 
     async def _start_ready(self, child: ChildProcess, probe: Callable[[], Awaitable[T]]) -> T:
         """Start `child` and return what `probe` returns; fail early, with its exit code, if it dies first."""
@@ -227,13 +255,14 @@ class Stack:
 
     async def _start_serving(self, part: str, module: str, variable: str) -> None:
         """Every replica of a gRPC server `part`, each told its own address in `variable`."""
-        probe_tls = self.secure.probe_tls() if self.secure is not None else None
+        probe_tls = self.options.probe_tls
+        if probe_tls is None and self.secure is not None:
+            probe_tls = self.secure.probe_tls()
+        self._serving.update({name: (variable, address) for name, address in self.instances[part]})
         await asyncio.gather(
             *(
                 self._start_ready(
-                    self._child(
-                        name, [sys.executable, "-m", module], env={**self.child_env(), variable: address}
-                    ),
+                    self._child(name, [sys.executable, "-m", module]),
                     lambda address=address: wait_grpc_serving(  # type: ignore[misc]
                         address, self.options.ready_timeout, tls_settings=probe_tls
                     ),
