@@ -22,58 +22,26 @@ import contextlib
 import os
 import sys
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
-from pathlib import Path
 from types import TracebackType
-from typing import Literal, TextIO, TypeVar
+from typing import TypeVar
 
-from booking_runtime.tls import TlsSettings
 from scripts.stack_health import wait_for_pollers, wait_grpc_serving
-from scripts.stack_observe import Observability, ObservePorts
+from scripts.stack_observe import Observability
+from scripts.stack_options import StackOptions
 from scripts.stack_ports import StackPorts
 from scripts.stack_process import ChildProcess
 from scripts.stack_scale import (
-    Scale,
     ensure_database,
     instance_names,
     instance_ports,
 )
-from scripts.stack_secure import DEFAULT_CODEC_PORT, SecureStackParts
+from scripts.stack_secure import SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer, trip_search_attributes, wait_temporal_ready
 
-__all__ = ["Stack", "StackOptions", "StackPorts"]  # StackPorts lives in scripts/stack_ports.py
+__all__ = ["Stack", "StackOptions", "StackPorts"]  # the last two: scripts/stack_options.py, stack_ports.py
 
 SERVICES = ("flight", "hotel", "cab")
 T = TypeVar("T")
-
-
-@dataclass
-class StackOptions:
-    """What to start and how. `echo` gets every child's output prefixed; else it goes to `log_dir`."""
-
-    ports: StackPorts = field(default_factory=StackPorts)
-    state_dir: Path = ROOT / "var"
-    temporal: Literal["dev", "external"] = "dev"
-    temporal_address: str | None = None  # for "external"; default TEMPORAL_ADDRESS or localhost:7233
-    namespace: str = "default"
-    task_queue: str = "trip-booking"
-    server: TemporalDevServer | None = None  # dev-server settings; ports and db file are filled in
-    echo: TextIO | None = None
-    log_dir: Path | None = None
-    env: dict[str, str] = field(default_factory=dict)  # extra environment for every Python child
-    use_env_dbs: bool = False  # honour FLIGHT_DB/HOTEL_DB/CAB_DB from the environment if set
-    worker_args: list[str] = field(default_factory=list)  # extra flags for orchestrator.worker
-    ready_timeout: float = 90.0
-    scale: Scale = field(default_factory=Scale)  # replicas per service, workers, APIs
-    postgres_dsn: str | None = None  # database of services with several replicas (and no *_DB DSN)
-    secure: bool = False  # STACK_SECURE=1: mutual TLS, TRIP_AUTH=jwt, TRIP_CODEC_KEYS, codec server
-    codec_port: int = DEFAULT_CODEC_PORT
-    observe: ObservePorts | None = None  # traces, metrics, health, Prometheus (scripts/stack_observe.py)
-    host: str = "localhost"  # the host part of every server address
-    databases: dict[str, str] = field(default_factory=dict)  # service -> its *_DB (default: state_dir)
-    process_env: dict[str, dict[str, str]] = field(default_factory=dict)  # child name -> more environment
-    probe_tls: TlsSettings | None = None  # how readiness probes dial the servers (default: `secure`'s)
-    prometheus: bool = True  # with `observe`, also run Prometheus if it is installed
 
 
 class Stack:
@@ -311,28 +279,6 @@ class Stack:
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self.stop()
-
-    def describe(self) -> str:
-        """Every address a user needs, one per line."""
-        more = {part: "".join(f", {a}" for a in self.instance_addresses(part)[1:]) for part in self.instances}
-        lines = [
-            f"  TripService API   {self.addresses['api']}"
-            + ("  (TLS, below)" if self.secure else f"  (grpcurl -plaintext {self.addresses['api']} list)")
-            + more["api"],
-            f"  flight service    {self.addresses['flight']}{more['flight']}",
-            f"  hotel service     {self.addresses['hotel']}{more['hotel']}",
-            f"  cab service       {self.addresses['cab']}{more['cab']}",
-            f"  Temporal          {self.temporal_address}   namespace {self.options.namespace}, "
-            f"task queue {self.options.task_queue}"
-            + (f", {self.options.scale.workers} workers" if self.options.scale.workers > 1 else ""),
-        ]
-        if self.ui_url:
-            lines.append(f"  Temporal Web UI   {self.ui_url}")
-        if self.secure is not None:
-            lines += self.secure.describe(self.addresses["api"])
-        if self.observability is not None:
-            lines += self.observability.describe(self.prometheus)
-        return "\n".join(lines)
 
 
 if __name__ == "__main__":

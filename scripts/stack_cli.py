@@ -85,6 +85,29 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parser.parse_args(argv)
 
 
+def describe(stack: Stack) -> str:
+    """Every address a user needs, one per line."""
+    more = {part: "".join(f", {a}" for a in stack.instance_addresses(part)[1:]) for part in stack.instances}
+    lines = [
+        f"  TripService API   {stack.addresses['api']}"
+        + ("  (TLS, below)" if stack.secure else f"  (grpcurl -plaintext {stack.addresses['api']} list)")
+        + more["api"],
+        f"  flight service    {stack.addresses['flight']}{more['flight']}",
+        f"  hotel service     {stack.addresses['hotel']}{more['hotel']}",
+        f"  cab service       {stack.addresses['cab']}{more['cab']}",
+        f"  Temporal          {stack.temporal_address}   namespace {stack.options.namespace}, "
+        f"task queue {stack.options.task_queue}"
+        + (f", {stack.options.scale.workers} workers" if stack.options.scale.workers > 1 else ""),
+    ]
+    if stack.ui_url:
+        lines.append(f"  Temporal Web UI   {stack.ui_url}")
+    if stack.secure is not None:
+        lines += stack.secure.describe(stack.addresses["api"])
+    if stack.observability is not None:
+        lines += stack.observability.describe(stack.prometheus)
+    return "\n".join(lines)
+
+
 async def run_foreground(args: argparse.Namespace) -> int:
     """Start, print the addresses, and wait for a signal or a child that dies."""
     ports = ports_from_env()
@@ -122,7 +145,7 @@ async def run_foreground(args: argparse.Namespace) -> int:
     if starting.exception() is not None:
         print(f"stack: start-up failed: {starting.exception()}", file=sys.stderr, flush=True)
         return 1
-    print("stack: ready (Ctrl-C stops everything)\n" + stack.describe(), flush=True)
+    print("stack: ready (Ctrl-C stops everything)\n" + describe(stack), flush=True)
     exited = asyncio.ensure_future(stack.wait_any_exit())
     stop_wait = asyncio.ensure_future(stopping.wait())
     await asyncio.wait({exited, stop_wait}, return_when=asyncio.FIRST_COMPLETED)
