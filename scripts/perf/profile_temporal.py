@@ -28,7 +28,8 @@ from pathlib import Path
 
 import psutil
 
-from scripts.bench import Clients, booktrip_call, running_stack_pids
+from scripts.bench import running_stack_pids
+from scripts.bench_calls import Clients, booktrip_call
 from scripts.bench_measure import LoadResult, run_load
 from scripts.bench_workload import Workload
 from scripts.perf.go_symbols import GoSymbols
