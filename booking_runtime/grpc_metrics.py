@@ -9,7 +9,7 @@ names and labels:
   serves Prometheus text on `TRIP_METRICS_ADDR`: one endpoint per process, not two.
 
 Both keep one bound instrument per (method, code) and per method, so a call costs a dict lookup and two
-increments (about 2 us; docs/performance.md). Nothing here is imported or created unless an address is set.
+increments (measured in docs/performance.md). Nothing here is imported or created unless an address is set.
 """
 
 from __future__ import annotations

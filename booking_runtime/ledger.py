@@ -8,15 +8,10 @@ cancelled or tombstoned key -> ALREADY_CANCELLED; short of inventory -> SOLD_OUT
 
 from __future__ import annotations
 
-import hashlib
-import json
 import secrets
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from collections.abc import Sequence
 from typing import Any
 
-import asyncpg
 import sqlalchemy as sa
 from sqlalchemy.exc import DBAPIError
 
@@ -27,74 +22,21 @@ from booking_runtime.errors import (
     NotFound,
     Unavailable,
 )
+from booking_runtime.ledger_postgres import InventoryShort, PostgresBooking
+from booking_runtime.ledger_records import (
+    BOOKED,
+    CANCELLED,
+    BookingRecord,
+    BookingRequest,
+    Unit,
+    merge_units,
+    record_from_values,
+    utc_now,
+)
 from booking_runtime.storage import Database
 from booking_runtime.tables import bookings, inventory
 
-_BOOKING_COLUMNS = [c.name for c in bookings.c]
-
-BOOKED = "BOOKED"
-CANCELLED = "CANCELLED"
-
-
-@dataclass(frozen=True, order=True)
-class Unit:
-    """`quantity` units of `resource` in `slot` (e.g. 2 seats on TB101 on 2026-12-01)."""
-
-    resource: str
-    slot: str
-    quantity: int
-    capacity: int = field(compare=False)
-
-
-@dataclass(frozen=True)
-class BookingRequest:
-    """What a service asks the ledger to book; `details` are the domain fields echoed back."""
-
-    idempotency_key: str
-    customer_id: str
-    details: Mapping[str, Any]
-    units: Sequence[Unit]
-    price_cents: int
-    currency: str
-
-    @property
-    def fingerprint(self) -> str:
-        """Hash of the request without its key: tells a retry from a different request."""
-        body = {"customer_id": self.customer_id, "details": dict(self.details)}
-        return hashlib.sha256(json.dumps(body, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class BookingRecord:
-    """A row of the ledger as services read it."""
-
-    idempotency_key: str
-    booking_id: str
-    status: str
-    customer_id: str
-    details: Mapping[str, Any]
-    units: tuple[tuple[str, str, int], ...]
-    price_cents: int
-    currency: str
-    created_at: str
-    updated_at: str
-    fingerprint: str
-
-
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-def _merge(units: Iterable[Unit]) -> list[Unit]:
-    """One unit per (resource, slot), sorted: a fixed lock order means no deadlocks between bookings."""
-    merged: dict[tuple[str, str], Unit] = {}
-    for unit in units:
-        key = (unit.resource, unit.slot)
-        if key in merged:
-            prev = merged[key]
-            unit = Unit(unit.resource, unit.slot, prev.quantity + unit.quantity, unit.capacity)
-        merged[key] = unit
-    return sorted(merged.values())
+__all__ = ["BOOKED", "CANCELLED", "BookingRecord", "BookingRequest", "Ledger", "Unit"]
 
 
 class Ledger:
@@ -102,7 +44,8 @@ class Ledger:
 
     Statements are built once: building a Core statement costs more than running it on SQLite.
     The write paths are plain functions of a connection, run by `Database.write` as one
-    transaction each.
+    transaction each. A booking takes one of two paths: on PostgreSQL one statement
+    (`PostgresBooking`, ledger_postgres.py), on SQLite `_book_tx` in the group-commit writer.
     """
 
     def __init__(self, db: Database, id_prefix: str, unit_name: str = "units") -> None:
@@ -136,24 +79,24 @@ class Ledger:
             inv.resource.in_(sa.bindparam("b_resources", expanding=True)),
             inv.slot.in_(sa.bindparam("b_slots", expanding=True)),
         )
-        self._pg_statements: dict[int, str] = {}
         self._give_back = (
             sa.update(inventory)
             .where(inv.resource == sa.bindparam("b_resource"), inv.slot == sa.bindparam("b_slot"))
             .values(taken=inv.taken - sa.bindparam("b_quantity"))
         )
+        self._postgres = PostgresBooking(db, self._select) if db.postgres else None
 
     def _new_id(self) -> str:
         return f"{self._prefix}-{secrets.token_hex(6).upper()}"
 
     def _read(self, conn: sa.Connection, key: str) -> BookingRecord | None:
         row = conn.execute(self._select, {"b_key": key}).first()
-        return _record_from_values(row._mapping) if row is not None else None
+        return record_from_values(row._mapping) if row is not None else None
 
     async def book(self, request: BookingRequest) -> BookingRecord:
         """Take the units and record the booking, or return the first result for a retried key."""
         now = utc_now()
-        units = _merge(request.units)
+        units = merge_units(request.units)
         values = {
             "idempotency_key": request.idempotency_key,
             "booking_id": self._new_id(),
@@ -168,80 +111,22 @@ class Ledger:
             "updated_at": now,
         }
         try:
-            if self._db.postgres:
+            if self._postgres is not None:
                 return await self._book_pg(values, units)
             return await self._db.write(self._book_tx, values, units, batchable=True)
         except DBAPIError as exc:
             raise _storage_error(exc) from exc
 
     async def _book_pg(self, values: dict[str, Any], units: list[Unit]) -> BookingRecord:
-        """PostgreSQL: claim and take in one statement, so a booking is one round trip.
-
-        The claim and the inventory upsert are data-modifying CTEs of one autocommit statement;
-        units are only taken when the key was claimed, and a unit that would go over capacity
-        violates the inventory CHECK constraint, which aborts the whole statement: nothing is
-        claimed or taken. Row locks are taken in (resource, slot) order, so replicas cannot
-        deadlock on a multi-night stay. The statement runs on the pooled connection's asyncpg
-        driver directly: SQLAlchemy's execution layer costs more CPU than the statement itself.
-        """
-        key = values["idempotency_key"]
-        args: list[Any] = [
-            json.dumps(values[c]) if c in ("details", "units") else values[c] for c in _BOOKING_COLUMNS
-        ]
-        for unit in units:
-            args += [unit.resource, unit.slot, unit.capacity, unit.quantity]
+        """PostgreSQL: claim and take in one statement (booking_runtime/ledger_postgres.py)."""
+        assert self._postgres is not None
         try:
-            async with self._db.autocommit() as conn:
-                driver = (await conn.get_raw_connection()).driver_connection
-                assert driver is not None
-                row = await driver.fetchrow(self._pg_book_sql(len(units)), *args)
-                if row["claimed"]:
-                    return _record_from_values(values)
-                existing = (await conn.execute(self._select, {"b_key": key})).first()
-        except asyncpg.CheckViolationError:
+            claimed, record = await self._postgres.book(values, units)
+        except InventoryShort:
             raise await self._first_short(units) from None
-        except asyncpg.DeadlockDetectedError as exc:
-            raise Aborted(f"storage contention: {exc}", reason="STORAGE_CONTENTION") from exc
-        except (asyncpg.PostgresError, OSError) as exc:
-            raise Unavailable(f"storage unavailable: {exc}", reason="STORAGE_UNAVAILABLE") from exc
-        if existing is None:  # a claim conflict means the row exists; nothing deletes rows on PostgreSQL
-            raise Aborted(f"idempotency_key {key!r} changed while booking; retry")
-        return self._replay(_record_from_values(existing._mapping), values["fingerprint"], key)
-
-    def _pg_book_sql(self, unit_count: int) -> str:
-        """The claim-and-take statement for `unit_count` units ($1.. placeholders), built once."""
-        cached = self._pg_statements.get(unit_count)
-        if cached is not None:
-            return cached
-        schema = '"' + self._db.schema.replace('"', '""') + '"'
-        width = len(_BOOKING_COLUMNS)
-        claim_values = ", ".join(
-            f"${n + 1}::json" if c in ("details", "units") else f"${n + 1}"
-            for n, c in enumerate(_BOOKING_COLUMNS)
-        )
-        rows = ", ".join(
-            f"(${width + 4 * n + 1}::text, ${width + 4 * n + 2}::text, ${width + 4 * n + 3}::int, "
-            f"${width + 4 * n + 4}::int)"
-            for n in range(unit_count)
-        )
-        sql = f"""
-            WITH claim AS (
-                INSERT INTO {schema}.bookings ({", ".join(_BOOKING_COLUMNS)}) VALUES ({claim_values})
-                ON CONFLICT (idempotency_key) DO NOTHING
-                RETURNING idempotency_key
-            ), take AS (
-                INSERT INTO {schema}.inventory (resource, slot, capacity, taken)
-                SELECT w.resource, w.slot, w.capacity, w.taken
-                FROM (VALUES {rows}) AS w (resource, slot, capacity, taken)
-                WHERE EXISTS (SELECT 1 FROM claim)
-                ORDER BY w.resource, w.slot
-                ON CONFLICT (resource, slot) DO UPDATE SET taken = inventory.taken + excluded.taken
-                RETURNING 1
-            )
-            SELECT (SELECT count(*) FROM claim) AS claimed, (SELECT count(*) FROM take) AS taken
-        """
-        self._pg_statements[unit_count] = sql
-        return sql
+        if claimed:
+            return record
+        return self._replay(record, values["fingerprint"], values["idempotency_key"])
 
     async def _first_short(self, units: list[Unit]) -> FailedPrecondition | Aborted:
         async with self._db.read() as conn:
@@ -276,7 +161,7 @@ class Ledger:
             if not fits:
                 # Raising rolls the claim and every unit taken so far back (transaction or savepoint).
                 raise self._sold_out(conn, unit)
-        return _record_from_values(values)
+        return record_from_values(values)
 
     def _sold_out(self, conn: sa.Connection, unit: Unit) -> FailedPrecondition:
         row = conn.execute(self._level, {"b_resource": unit.resource, "b_slot": unit.slot}).first()
@@ -324,7 +209,7 @@ class Ledger:
         now = utc_now()
         cancelled = conn.execute(self._cancel, {"b_key": key, "b_now": now}).first()
         if cancelled is not None:
-            record = _record_from_values(cancelled._mapping)
+            record = record_from_values(cancelled._mapping)
             for resource, slot, quantity in sorted(record.units):
                 conn.execute(
                     self._give_back, {"b_resource": resource, "b_slot": slot, "b_quantity": quantity}
@@ -344,7 +229,7 @@ class Ledger:
             "updated_at": now,
         }
         if conn.execute(self._claim, tombstone).first() is not None:
-            return _record_from_values(tombstone)
+            return record_from_values(tombstone)
         existing = self._read(conn, key)
         return existing if existing is not None and existing.status == CANCELLED else None
 
@@ -357,7 +242,7 @@ class Ledger:
             raise _storage_error(exc) from exc
         if row is None:
             raise NotFound(f"no booking with idempotency_key {key!r}", field="idempotency_key")
-        return _record_from_values(row._mapping)
+        return record_from_values(row._mapping)
 
     async def taken(self, resources: Sequence[str], slots: Sequence[str]) -> dict[tuple[str, str], int]:
         """Units taken per (resource, slot) for these resources and slots (missing: none taken)."""
@@ -370,23 +255,6 @@ class Ledger:
         except DBAPIError as exc:
             raise _storage_error(exc) from exc
         return {(r, s): int(t) for r, s, t in rows}
-
-
-def _record_from_values(values: Mapping[str, Any] | sa.RowMapping) -> BookingRecord:
-    """A record from the values inserted, or from a row read back (`row._mapping`)."""
-    return BookingRecord(
-        idempotency_key=values["idempotency_key"],
-        booking_id=values["booking_id"],
-        status=values["status"],
-        customer_id=values["customer_id"],
-        details=values["details"],
-        units=tuple((r, s, int(q)) for r, s, q in values["units"]),
-        price_cents=int(values["price_cents"]),
-        currency=values["currency"],
-        created_at=values["created_at"],
-        updated_at=values["updated_at"],
-        fingerprint=values["fingerprint"],
-    )
 
 
 def _storage_error(exc: DBAPIError) -> Unavailable | Aborted:

@@ -6,7 +6,7 @@ the proto conversion and the `TripStatus` search attribute a plain string copy.
 
 No `from __future__ import annotations` here: the payload converter reads each dataclass's field
 types with typing.get_type_hints on every decode, and string annotations make it compile them
-again each time (decoding a TripState took 770 us with them, 350 us without; docs/performance.md).
+again each time (docs/performance.md, "Worker", has what that costs).
 """
 
 import hashlib

@@ -6,7 +6,11 @@ workflow can decide here without importing grpc. Pure functions only: this modul
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import dataclass
+
+from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
+from temporalio.exceptions import TimeoutError as ActivityTimeoutError
 
 # Transient trouble: the call may succeed if tried again (CANCELLED shows up when a server shuts down).
 RETRYABLE_CODES = frozenset(
@@ -49,3 +53,21 @@ def judge(error_type: str) -> Verdict:
 def backoff_seconds(retry_number: int) -> float:
     """Delay before retry number `retry_number` (0-based): 0.2 s doubling up to MAX_BACKOFF_SECONDS."""
     return float(min(MAX_BACKOFF_SECONDS, INITIAL_BACKOFF_SECONDS * (2 ** min(retry_number, 16))))
+
+
+def describe_failure(err: FailureError) -> tuple[str, str]:
+    """(error type for the retry table, message for last_error) of a failed local activity.
+
+    A local activity's failure arrives either wrapped in an ActivityError or bare, depending on
+    whether it was marked non-retryable (the activities no longer mark any, but recorded histories
+    and running trips hold both shapes); both mean the same here. A cancelled call means the
+    workflow itself is being cancelled: that propagates as asyncio.CancelledError.
+    """
+    cause: BaseException | None = err.cause if isinstance(err, ActivityError) else err
+    if isinstance(cause, CancelledError):
+        raise asyncio.CancelledError(cause.message) from err
+    if isinstance(cause, ApplicationError):
+        return cause.type or "UNKNOWN", cause.message
+    if isinstance(cause, ActivityTimeoutError):
+        return TIMEOUT, "no answer within the attempt timeout"
+    return "UNKNOWN", str(cause or err)

@@ -1,8 +1,9 @@
 """TripService: the gRPC face of TripWorkflow.
 
 BookTrip is one update-with-start call (start the trip or find it, then attach, optionally waiting
-for the outcome); GetTrip is a query; CancelTrip an update; ListTrips reads visibility; WatchTrip
-long-polls the workflow's history and queries once per new batch of events (none while idle).
+for the outcome); GetTrip is a query; CancelTrip an update; ListTrips reads visibility
+(orchestrator/trip_list.py); WatchTrip long-polls the workflow's history and queries once per new
+batch of events, none while idle (orchestrator/trip_watch.py).
 """
 
 from __future__ import annotations
@@ -16,9 +17,7 @@ import grpc
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
-    WorkflowExecution,
     WorkflowHandle,
-    WorkflowHistoryEventAsyncIterator,
     WorkflowQueryFailedError,
     WorkflowUpdateFailedError,
 )
@@ -27,8 +26,7 @@ from temporalio.exceptions import ApplicationError, WorkflowAlreadyStartedError
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from booking_runtime import page_token
-from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from booking_runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from booking_runtime.temporal_outcomes import TemporalHealth, temporal_error, watched
 from orchestrator import convert, search_attributes, validation
 from orchestrator.codec import CustomerHasher
@@ -41,17 +39,15 @@ from orchestrator.models import (
     TripStatus,
     trip_id_for,
 )
+from orchestrator.trip_list import list_trips, listed_trip
+from orchestrator.trip_watch import WATCH_POLL_TIMEOUT, watch_trip
 from orchestrator.workflows import TripWorkflow
 
-DEFAULT_PAGE_SIZE = 20
-MAX_PAGE_SIZE = 100
 # While a step's call is in flight the workflow task stays open; queries, CancelTrip and a crashed
 # worker's hand-over wait for its heartbeat at 80% of this timeout (Temporal's default is 10 s).
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # A query waits for a worker: while a booking call is in flight, up to the task timeout's heartbeat.
 QUERY_TIMEOUT = timedelta(seconds=10)
-# Server-side long polls of the history return after about 20 s without news; stay above that.
-WATCH_POLL_TIMEOUT = timedelta(seconds=30)
 
 Context = grpc.aio.ServicerContext[Any, Any]
 
@@ -178,7 +174,7 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
                 raise
             # No worker answered in time (all down, or busy): the trip as of its last status
             # change, which the workflow keeps in its memo, beats a hanging call.
-            return await _listed_trip(await self._handle(trip_id).describe())
+            return await listed_trip(await self._handle(trip_id).describe())
         return convert.trip_to_proto(state)
 
     @_temporal_errors
@@ -244,40 +240,13 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
             return await self._query(trip_id)
         return state
 
-    # --- ListTrips -------------------------------------------------------------------------------------
+    # --- ListTrips (orchestrator/trip_list.py) / WatchTrip (orchestrator/trip_watch.py) ---------------
 
     @_temporal_errors
     async def ListTrips(
         self, request: trip_pb2.ListTripsRequest, context: Context
     ) -> trip_pb2.ListTripsResponse:
-        if request.page_size < 0:
-            raise InvalidArgument("page_size", "must be 0 (default 20) to 100")
-        page_size = min(request.page_size or DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE)
-        customer_id = validation.list_customer(request.customer_id)
-        try:
-            status = convert.status_from_proto(request.status)
-        except ValueError:
-            raise InvalidArgument("status", f"unknown trip status {request.status}") from None
-        query = list_query(customer_id, status, self._hasher)
-        # A token this API did not hand out (or for other filters) is refused here, at once.
-        token = page_token.unseal(request.page_token, query)
-        executions = self._client.list_workflows(query, page_size=page_size, next_page_token=token)
-        try:
-            await executions.fetch_next_page()
-        except RPCError as err:
-            if err.status == RPCStatusCode.INVALID_ARGUMENT and token:
-                raise InvalidArgument("page_token", "not a token from a previous ListTrips") from None
-            raise
-        # Visibility's own order, kept so pages never overlap: trips still running first (newest
-        # first), then ended ones by end time, newest first. SQL visibility has no ORDER BY.
-        page = executions.current_page or []
-        next_token = executions.next_page_token
-        return trip_pb2.ListTripsResponse(
-            trips=[await _listed_trip(execution) for execution in page],
-            next_page_token=page_token.seal(next_token or b"", query),
-        )
-
-    # --- WatchTrip -------------------------------------------------------------------------------------
+        return await list_trips(self._client, request, self._hasher)
 
     @_temporal_stream_errors
     async def WatchTrip(
@@ -287,38 +256,12 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
         history = self._handle(trip_id).fetch_history_events(
             wait_new_event=True, rpc_timeout=WATCH_POLL_TIMEOUT
         )
-        # The first page is the history so far (it returns at once); the query after it is at least
-        # that new, so the long polls below only wake for later events.
-        closed = await _next_events(history, trip_id) is None
-        state = await (self._ended_state(trip_id) if closed else self._query(trip_id))
-        yield convert.trip_to_proto(state)
-        version = state.version
-        while not state.terminal and not closed:
-            # Returns as soon as the workflow has new events (a step moved, a timer fired), or
-            # empty after the server's long-poll timeout: then there is nothing to query.
-            events = await _next_events(history, trip_id)
-            closed = events is None
-            if not events and not closed:
-                continue
-            state = await (self._ended_state(trip_id) if closed else self._query(trip_id))
-            if state.version != version:
-                version = state.version
-                yield convert.trip_to_proto(state)
+        async for trip in watch_trip(history, trip_id, functools.partial(self._read, trip_id)):
+            yield trip
 
-
-async def _next_events(history: WorkflowHistoryEventAsyncIterator, trip_id: str) -> int | None:
-    """Long-polls the next page of history: how many events it brought; None once the workflow closed."""
-    try:
-        await history.fetch_next_page()
-    except RPCError as err:
-        if err.status == RPCStatusCode.NOT_FOUND:
-            raise NotFound(f"no trip {trip_id!r}") from None
-        if err.status not in (RPCStatusCode.DEADLINE_EXCEEDED, RPCStatusCode.CANCELLED):
-            raise
-        return 0
-    if history.next_page_token is None:
-        return None
-    return len(history.current_page or ())
+    async def _read(self, trip_id: str, closed: bool) -> TripState:
+        """The trip now: from its memo once closed (no worker needed), else by query."""
+        return await (self._ended_state(trip_id) if closed else self._query(trip_id))
 
 
 def _known_trip_id(trip_id: str) -> str:
@@ -326,47 +269,6 @@ def _known_trip_id(trip_id: str) -> str:
     if not trip_id.startswith("trip-"):
         raise NotFound(f"no trip {trip_id!r}")
     return trip_id
-
-
-def list_query(customer_id: str, status: TripStatus | None, hasher: CustomerHasher | None = None) -> str:
-    """Visibility query of ListTrips; values are quoted so input cannot change the query."""
-    clauses = ["WorkflowType = 'TripWorkflow'"]
-    if customer_id and hasher is not None:
-        # Hashed under any key, so trips indexed before a key rotation are still found.
-        values = ", ".join(_quote(value) for value in hasher.every(customer_id))
-        clauses.append(f"{search_attributes.TRIP_CUSTOMER_ID.name} IN ({values})")
-    elif customer_id:
-        clauses.append(f"{search_attributes.TRIP_CUSTOMER_ID.name} = {_quote(customer_id)}")
-    if status is not None:
-        clauses.append(f"{search_attributes.TRIP_STATUS.name} = {_quote(status.value)}")
-    return " AND ".join(clauses)
-
-
-def _quote(value: str) -> str:
-    return "'" + value.replace("\\", "\\\\").replace("'", "\\'") + "'"
-
-
-async def _listed_trip(execution: WorkflowExecution) -> trip_pb2.Trip:
-    """The trip from the memo the workflow keeps; bare ids and status if it has none yet."""
-    try:
-        state = await execution.memo_value(search_attributes.MEMO_TRIP, type_hint=TripState)
-    except KeyError:
-        state = None
-    status = execution.typed_search_attributes.get(search_attributes.TRIP_STATUS) or ""
-    if state is not None:
-        trip = convert.trip_to_proto(state)
-        # Visibility may be one status change ahead of the memo.
-        trip.status = convert.status_to_proto(status) or trip.status
-        return trip
-    customer = execution.typed_search_attributes.get(search_attributes.TRIP_CUSTOMER_ID) or ""
-    return trip_pb2.Trip(
-        trip_id=execution.id,
-        request_id=execution.id.removeprefix("trip-"),
-        customer_id=customer,
-        status=convert.status_to_proto(status),
-        created_at=convert.timestamp(execution.start_time),
-        updated_at=convert.timestamp(execution.close_time or execution.start_time),
-    )
 
 
 def _update_refusal(err: WorkflowUpdateFailedError) -> Exception:

@@ -37,8 +37,8 @@ def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     """The runner for TripWorkflow: the sandbox (tests, and on request) or none (production default).
 
     The sandbox refuses non-deterministic calls (clocks, randomness, I/O) in workflow code at run
-    time; every module is passed through so it does not re-import ours for each new trip (BookTrip
-    p50 55 -> 37 ms). Without it the worker spends about 40% less CPU per trip (docs/performance.md).
+    time; every module is passed through so it does not re-import ours for each new trip. Without it
+    the worker spends much less CPU per trip (docs/performance.md, "Worker", has the figures).
     The workflow tests and the replay tests always use the sandbox, so a non-deterministic call in
     workflows.py fails CI before it reaches a worker that runs without it; the end-to-end tests run
     the worker process as production does.

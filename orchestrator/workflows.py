@@ -12,6 +12,8 @@ Each step's compensation is registered before the step runs, and the undo covers
 trip (see `_undo` for why). A step is a local activity tried once per call (orchestrator/steps.py
 declares the steps); the workflow owns the retry loop (orchestrator/retry.py), so that a query shows
 a step's attempts and last error while it is still retrying. `_outcome` decides how the trip ends.
+The trip's state and its indexing live in orchestrator/trip_record.py, the rules of the update
+validators in orchestrator/update_rules.py.
 
 Workflow code is replayed: keep it deterministic, and put any change to the commands it issues behind
 `workflow.patched(...)` (tests/orchestrator/test_replay.py guards the recorded histories).
@@ -27,11 +29,10 @@ from typing import Any, TypeVar
 
 from temporalio import workflow
 from temporalio.common import RetryPolicy
-from temporalio.exceptions import ActivityError, ApplicationError, CancelledError, FailureError
-from temporalio.exceptions import TimeoutError as ActivityTimeoutError
+from temporalio.exceptions import ApplicationError, FailureError
 
 with workflow.unsafe.imports_passed_through():
-    from orchestrator import retry, trip_metrics
+    from orchestrator import retry, trip_metrics, trip_record, update_rules
     from orchestrator.models import (
         OUTCOME_STATUSES,
         AttachRequest,
@@ -43,9 +44,7 @@ with workflow.unsafe.imports_passed_through():
         TripInput,
         TripState,
         TripStatus,
-        step_key,
     )
-    from orchestrator.search_attributes import MEMO_TRIP, TRIP_CUSTOMER_ID, TRIP_STATUS
     from orchestrator.steps import STEPS, Step, StepActivity
 
 ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
@@ -65,33 +64,12 @@ class StepOutcome(Enum):
     UNKNOWN = "unknown"  # gave up (budget, cancel) after errors that may hide a booking
 
 
-class TripNotCancellable(ApplicationError):
-    """Raised by the CancelTrip validator; the API turns it into FAILED_PRECONDITION."""
-
-    def __init__(self, reason: str, message: str) -> None:
-        super().__init__(message, reason, type="TripNotCancellable", non_retryable=True)
-
-
 @workflow.defn(name="TripWorkflow")
 class TripWorkflow:
     @workflow.init
     def __init__(self, input: TripInput) -> None:
-        now = workflow.now()
         self._input = input
-        self._state = TripState(
-            trip_id=input.trip_id,
-            request=input.request,
-            fingerprint=input.fingerprint,
-            status=TripStatus.BOOKING,
-            steps=[
-                StepState(name=step.name, idempotency_key=step_key(input.trip_id, step.name))
-                for step in STEPS
-            ],
-            created_at=now,
-            updated_at=now,
-            ends_at=input.request.ends_at(),
-            version=1,
-        )
+        self._state = trip_record.new_trip(input)
         # The compensation stack: steps that may hold a booking, oldest first; undone from the top.
         self._compensations: list[Step[Any]] = []
         self._cancel_reason: str | None = None
@@ -100,7 +78,7 @@ class TripWorkflow:
 
     @workflow.run
     async def run(self, input: TripInput) -> TripState:
-        self._index_at_start()
+        trip_record.index_at_start(self._state)
         try:
             if await self._book_every_step():  # 1. book
                 self._set_status(TripStatus.CONFIRMED)
@@ -176,7 +154,7 @@ class TripWorkflow:
             try:
                 confirmation = await self._call(step.book, booking)
             except FailureError as err:
-                error_type, message = _describe(err)
+                error_type, message = retry.describe_failure(err)
                 verdict = retry.judge(error_type)
                 state.last_error = message
                 trip_metrics.attempt(self._state, step.name, "book", err)
@@ -269,7 +247,7 @@ class TripWorkflow:
             try:
                 await self._call(step.cancel, CancelStepInput(idempotency_key=state.idempotency_key))
             except FailureError as err:
-                state.last_error = _describe(err)[1]
+                state.last_error = retry.describe_failure(err)[1]
                 trip_metrics.attempt(self._state, step.name, "cancel", err)
                 self._touch()
                 # Compensations retry for ever, with the booking steps' backoff (capped at 10 s).
@@ -284,8 +262,9 @@ class TripWorkflow:
 
     async def _call(self, activity: StepActivity[Input], arg: Input) -> StepConfirmation:
         """One call to a service: a local activity with a single attempt (the retry loops are ours)."""
+        timeout = timedelta(seconds=self._input.attempt_timeout_seconds)
         return await workflow.execute_local_activity_method(
-            activity, arg, start_to_close_timeout=self._attempt_timeout(), retry_policy=ONE_ATTEMPT
+            activity, arg, start_to_close_timeout=timeout, retry_policy=ONE_ATTEMPT
         )
 
     # --- handlers ----------------------------------------------------------------------------------
@@ -303,12 +282,7 @@ class TripWorkflow:
 
     @attach.validator
     def _validate_attach(self, request: AttachRequest) -> None:
-        if request.fingerprint != self._input.fingerprint:
-            raise ApplicationError(
-                f"request_id {self._input.request.request_id!r} was already used for a different trip",
-                type="RequestMismatch",
-                non_retryable=True,
-            )
+        update_rules.check_attach(self._input, request.fingerprint)
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> TripState:
@@ -320,47 +294,15 @@ class TripWorkflow:
 
     @cancel.validator
     def _validate_cancel(self, request: CancelRequest) -> None:
-        if self._cancel_reason is not None and not self._state.terminal:
-            return  # already being cancelled: join it
-        status = self._state.status
-        if self._state.terminal:
-            raise TripNotCancellable("TRIP_ENDED", f"trip already ended {status.name}")
-        if status == TripStatus.COMPENSATING:
-            raise TripNotCancellable("TRIP_FAILING", "trip is failing: its steps are being undone")
-        if workflow.now() >= self._input.request.starts_at():
-            raise TripNotCancellable("TRIP_STARTED", "trip has already started")
+        update_rules.check_cancel(self._state, self._cancel_reason is not None, workflow.now())
 
     # --- state bookkeeping ------------------------------------------------------------------------
 
     def _touch(self) -> None:
-        self._state.version += 1
-        self._state.updated_at = workflow.now()
+        trip_record.touch(self._state)
 
     def _set_status(self, status: TripStatus) -> None:
-        self._state.status = status
-        self._touch()
-        trip_metrics.status_changed(self._state)
-        workflow.upsert_search_attributes([TRIP_STATUS.value_set(status.value)])
-        workflow.upsert_memo({MEMO_TRIP: self._state})
-
-    def _index_at_start(self) -> None:
-        """Index the trip unless its starter already did (the API sets both attributes at start).
-
-        The memo holds the trip as of its last status change, so ListTrips shows full trips
-        without querying each workflow.
-        """
-        workflow.upsert_memo({MEMO_TRIP: self._state})
-        current = workflow.info().typed_search_attributes
-        if current.get(TRIP_STATUS) is None or current.get(TRIP_CUSTOMER_ID) is None:
-            workflow.upsert_search_attributes(
-                [
-                    TRIP_STATUS.value_set(self._state.status.value),
-                    TRIP_CUSTOMER_ID.value_set(self._input.request.customer_id),
-                ]
-            )
-
-    def _attempt_timeout(self) -> timedelta:
-        return timedelta(seconds=self._input.attempt_timeout_seconds)
+        trip_record.set_status(self._state, status)
 
 
 async def _shielded(undo: Coroutine[Any, Any, None]) -> None:
@@ -373,21 +315,3 @@ async def _shielded(undo: Coroutine[Any, Any, None]) -> None:
             if task.cancelled():
                 raise
     task.result()
-
-
-def _describe(err: FailureError) -> tuple[str, str]:
-    """(error type for the retry table, message for last_error) of a failed local activity.
-
-    A local activity's failure arrives either wrapped in an ActivityError or bare, depending on
-    whether it was marked non-retryable (the activities no longer mark any, but recorded histories
-    and running trips hold both shapes); both mean the same here. A cancelled call means the
-    workflow itself is being cancelled: that propagates as asyncio.CancelledError.
-    """
-    cause: BaseException | None = err.cause if isinstance(err, ActivityError) else err
-    if isinstance(cause, CancelledError):
-        raise asyncio.CancelledError(cause.message) from err
-    if isinstance(cause, ApplicationError):
-        return cause.type or "UNKNOWN", cause.message
-    if isinstance(cause, ActivityTimeoutError):
-        return retry.TIMEOUT, "no answer within the attempt timeout"
-    return "UNKNOWN", str(cause or err)

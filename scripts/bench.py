@@ -23,30 +23,23 @@ import shlex
 import shutil
 import sys
 import time
-from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
 import psutil
 from tqdm import tqdm
-from tripbooking.cab.v1 import cab_pb2_grpc
-from tripbooking.flight.v1 import flight_pb2_grpc
-from tripbooking.hotel.v1 import hotel_pb2_grpc
-from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from booking_runtime import tls
-from orchestrator import bearer
+from scripts.bench_calls import Call, Clients, booktrip_call, direct_call
 from scripts.bench_measure import LoadResult, ProcessMeter, run_load
 from scripts.bench_report import LevelReport, format_table, write_json, write_png
 from scripts.bench_workload import Workload
-from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
+from scripts.stack import Stack, StackOptions, StackPorts
 from scripts.stack_observe import ObservePorts
+from scripts.stack_ports import running_addresses
 from scripts.stack_secure import SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer
 
 OUT_DIR = ROOT / "var" / "bench"
-CONFIRMED = trip_pb2.TRIP_STATUS_CONFIRMED
-Call = Callable[[int], Awaitable[None]]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -101,52 +94,6 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--keep-state", action="store_true", help="keep the stack's databases and logs")
     parser.add_argument("--out", type=Path, default=OUT_DIR, help="where results.json/.png go")
     return parser.parse_args(argv)
-
-
-class Clients:
-    """One channel per server, shared by every concurrent caller (as the worker and a real client do)."""
-
-    def __init__(self, addresses: dict[str, str], secure: SecureStackParts | None = None) -> None:
-        # Secure stack: mutual TLS to every server, the operator's token to TripService. Otherwise the
-        # TRIP_TLS_* / TRIP_TOKEN of this process (unset: plaintext, no interceptor).
-        settings = secure.probe_tls() if secure else None
-        token = secure.material.operator_token if secure else os.environ.get("TRIP_TOKEN", "")
-        self.channels = [tls.aio_channel(addresses[n], settings=settings) for n in ("flight", "hotel", "cab")]
-        self.channels.append(
-            tls.aio_channel(addresses["api"], settings=settings, interceptors=bearer.aio_interceptors(token))
-        )
-        self.flight: flight_pb2_grpc.FlightServiceAsyncStub = flight_pb2_grpc.FlightServiceStub(
-            self.channels[0]
-        )
-        self.hotel: hotel_pb2_grpc.HotelServiceAsyncStub = hotel_pb2_grpc.HotelServiceStub(self.channels[1])
-        self.cab: cab_pb2_grpc.CabServiceAsyncStub = cab_pb2_grpc.CabServiceStub(self.channels[2])
-        self.trips: trip_pb2_grpc.TripServiceAsyncStub = trip_pb2_grpc.TripServiceStub(self.channels[3])
-
-    async def close(self) -> None:
-        for channel in self.channels:
-            await channel.close(None)
-
-
-def direct_call(clients: Clients, workload: Workload) -> Call:
-    async def call(index: int) -> None:
-        flight, hotel, cab = workload.direct_requests(index)
-        await clients.flight.BookFlight(flight, timeout=30)
-        await clients.hotel.ReserveHotel(hotel, timeout=30)
-        await clients.cab.ScheduleCab(cab, timeout=30)
-
-    return call
-
-
-def booktrip_call(clients: Clients, workload: Workload) -> Call:
-    async def call(index: int) -> None:
-        reply = await clients.trips.BookTrip(workload.trip_request(index), timeout=120)
-        if reply.trip.status != CONFIRMED:  # a fast wrong answer is not a result
-            raise RuntimeError(
-                f"trip {reply.trip_id} ended {trip_pb2.TripStatus.Name(reply.trip.status)}: "
-                f"{reply.trip.failure_reason}"
-            )
-
-    return call
 
 
 def running_stack_pids() -> dict[str, int]:

@@ -72,7 +72,7 @@ class ChaosStack:
             new = ChildProcess(name, old.argv, env=env, cwd=old.cwd, echo=old.echo, log_path=old.log_path)
             index = self.stack.children.index(old)
             self.stack.children[index] = new
-            await new.start()
+            new.start()
             self.spawned.append(new)
             self.restarts[name] = self.restarts.get(name, 0) + 1
             probe = asyncio.ensure_future(self._ready(name, new, deadline))

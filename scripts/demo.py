@@ -29,8 +29,9 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime import tls
 from orchestrator import bearer
-from scripts.stack import Stack, StackOptions, StackPorts, running_addresses
+from scripts.stack import Stack, StackOptions, StackPorts
 from scripts.stack_health import wait_grpc_serving
+from scripts.stack_ports import running_addresses
 from scripts.stack_temporal import ROOT
 
 TIMEOUT_S = 60.0

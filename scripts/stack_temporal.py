@@ -1,7 +1,7 @@
 """The Temporal dev server as the stack runs it, with the measured tuning.
 
 Each flag in TUNED_* is here because docs/performance.md shows what it bought;
-`python -m scripts.bench_floor` re-measures them one by one.
+`python -m scripts.perf.bench_floor` re-measures them one by one.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ TUNED_PRAGMAS: tuple[str, ...] = ("journal_mode=wal", "synchronous=normal")
 # Dynamic config: see docs/performance.md for each value's effect.
 TUNED_DYNAMIC_CONFIG: dict[str, object] = {
     # The history queue readers are capped at 20 loads per second by default: one new workflow task
-    # per 50 ms, whatever the load. Lifting the caps took a no-op saga at c=1 from 50 ms to 20 ms.
+    # per 50 ms, whatever the load. docs/performance.md has what lifting the caps bought.
     "history.transferProcessorMaxPollRPS": 10000,
     "history.timerProcessorMaxPollRPS": 10000,
     "history.visibilityProcessorMaxPollRPS": 10000,
@@ -105,3 +105,21 @@ async def wait_temporal_ready(address: str, namespace: str = "default", timeout:
             last_error = exc
         await asyncio.sleep(0.1)
     raise TimeoutError(f"Temporal at {address} not ready after {timeout:.0f}s (last error: {last_error})")
+
+
+def trip_search_attributes() -> dict[str, str]:
+    """The orchestrator's search attributes, to register when the dev server starts.
+
+    Every one is a keyword (orchestrator.search_attributes registers keywords only); a key of
+    another type must not be registered as one.
+    """
+    from temporalio.common import SearchAttributeIndexedValueType
+
+    from orchestrator.search_attributes import ALL_KEYS
+
+    others = [
+        key.name for key in ALL_KEYS if key.indexed_value_type != SearchAttributeIndexedValueType.KEYWORD
+    ]
+    if others:
+        raise ValueError(f"search attributes that are not keywords: {others}")
+    return {key.name: "Keyword" for key in ALL_KEYS}

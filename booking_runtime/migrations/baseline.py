@@ -1,7 +1,7 @@
 """The tables of the first release, frozen here: every service's baseline revision creates them.
 
 This is a copy of booking_runtime.tables as it was when migrations began, on purpose: tables.py
-moves on with the code, a revision must not. tests/booking/test_migrations.py checks that the
+moves on with the code, a revision must not. tests/booking_services/test_migrations.py checks that the
 newest revision of each service still yields exactly what tables.py describes.
 """
 

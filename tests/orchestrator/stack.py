@@ -1,5 +1,8 @@
 """The whole suite as real processes for one test module: Temporal dev server, the three services on
 SQLite, the orchestrator worker and the TripService API, each on a free port with its own log.
+
+The processes are started by scripts.stack.Stack, the same code as `make up`, the demo and the
+benchmark; this module adds what tests need on top: a Temporal of the test's own, clients, restarts.
 """
 
 from __future__ import annotations
@@ -20,7 +23,10 @@ from tripbooking.trip.v1 import trip_pb2_grpc
 from booking_runtime import tls
 from booking_runtime.tls import TlsSettings
 from orchestrator.activities import CHANNEL_OPTIONS
-from tests.support.processes import ROOT, ManagedProcess, free_port, wait_serving
+from scripts.stack import Stack as SuiteStack
+from scripts.stack import StackOptions, StackPorts
+from scripts.stack_process import ChildProcess
+from tests.support.processes import ROOT, free_port, wait_serving
 
 SERVICES = ("flight", "hotel", "cab")
 # The Temporal binaries the temporalio package installs next to this interpreter (make install).
@@ -32,12 +38,14 @@ HISTORIES = ROOT / "tests" / "orchestrator" / "histories"
 
 @dataclass
 class Stack:
+    """The suite for one test module: scripts.stack.Stack (what `make up` runs) on free ports, on a
+    Temporal the test started, with a task queue of its own; plus the clients and restarts tests use."""
+
     client: Client
     temporal_address: str
     workdir: Path
     task_queue: str = field(default_factory=lambda: f"trip-booking-{uuid.uuid4().hex[:8]}")
     addresses: dict[str, str] = field(default_factory=dict)
-    processes: dict[str, ManagedProcess] = field(default_factory=dict)
     # One channel per process name, opened on first use and reused (it reconnects after a restart).
     channels: dict[str, grpc.aio.Channel] = field(default_factory=dict)
     # Service -> database target; SQLite files under workdir unless given (e.g. PostgreSQL DSNs).
@@ -48,47 +56,58 @@ class Stack:
     client_tls: TlsSettings = field(default_factory=TlsSettings)
     # More environment for one process ("flight", ..., "worker", "trip"), e.g. its TRIP_METRICS_ADDR.
     process_env: dict[str, dict[str, str]] = field(default_factory=dict)
+    suite: SuiteStack | None = None
 
     def __post_init__(self) -> None:
         for name in (*SERVICES, "trip"):
             self.addresses[name] = f"127.0.0.1:{free_port()}"
 
-    def env(self) -> dict[str, str]:
-        return {
-            "TEMPORAL_ADDRESS": self.temporal_address,
-            "TEMPORAL_NAMESPACE": self.client.namespace,
-            "TRIP_TASK_QUEUE": self.task_queue,
-            "FLIGHT_SVC_ADDR": self.addresses["flight"],
-            "HOTEL_SVC_ADDR": self.addresses["hotel"],
-            "CAB_SVC_ADDR": self.addresses["cab"],
-            "ORCHESTRATOR_ADDR": self.addresses["trip"],
-            **{
-                f"{name.upper()}_DB": self.databases.get(name, str(self.workdir / f"{name}.db"))
-                for name in SERVICES
-            },
-            **self.extra_env,
-        }
+    def _suite(self) -> SuiteStack:
+        """The stack as scripts.stack builds it, from this test's settings as they are now."""
+        if self.suite is None:
+            port = {name: int(address.rsplit(":", 1)[1]) for name, address in self.addresses.items()}
+            ports = StackPorts(0, None, port["trip"], port["flight"], port["hotel"], port["cab"], None)
+            options = StackOptions(
+                ports=ports,
+                host="127.0.0.1",
+                state_dir=self.workdir,
+                log_dir=self.workdir / "logs",
+                temporal="external",
+                temporal_address=self.temporal_address,
+                namespace=self.client.namespace,
+                task_queue=self.task_queue,
+                # The same dicts: a test that changes them changes what a restarted process gets.
+                env=self.extra_env,
+                databases=self.databases,
+                process_env=self.process_env,
+                probe_tls=self.client_tls,
+            )
+            self.suite = SuiteStack(options)
+        # Tests name the API "trip"; the stack names it "api".
+        self.suite.options.process_env = {
+            **self.process_env, **({"api": self.process_env["trip"]} if "trip" in self.process_env else {})
+        }  # fmt: skip
+        return self.suite
 
-    def _process(self, name: str, module: str) -> ManagedProcess:
-        log = self.workdir / "logs" / f"{name}.log"
-        process = ManagedProcess(module, [], {**self.env(), **self.process_env.get(name, {})}, log).start()
-        self.processes[name] = process
-        return process
+    @property
+    def processes(self) -> dict[str, ChildProcess]:
+        suite = self.suite
+        return {("trip" if c.name == "api" else c.name): c for c in (suite.children if suite else [])}
+
+    def env(self) -> dict[str, str]:
+        return self._suite().child_env()
 
     async def start_service(self, name: str) -> None:
-        self._process(name, f"{name}_svc")
+        """Start a stopped (or killed) service ("trip": the API) again and wait until it serves."""
+        self._suite().start_again("api" if name == "trip" else name)
         await wait_serving(self.addresses[name], tls_settings=self.client_tls)
 
-    def start_worker(self) -> ManagedProcess:
-        return self._process("worker", "orchestrator.worker")
+    def start_worker(self) -> ChildProcess:
+        """Start the stopped (or killed) worker again, with the environment as it is now."""
+        return self._suite().start_again("worker")
 
     async def start_all(self) -> None:
-        for name in SERVICES:
-            self._process(name, f"{name}_svc")
-        self.start_worker()
-        self._process("trip", "orchestrator.server")
-        for name in (*SERVICES, "trip"):
-            await wait_serving(self.addresses[name], tls_settings=self.client_tls)
+        await self._suite().start()
 
     def channel(self, name: str) -> grpc.aio.Channel:
         if name not in self.channels:
@@ -108,8 +127,8 @@ class Stack:
         for channel in self.channels.values():
             await channel.close(None)
         self.channels.clear()
-        for process in self.processes.values():
-            process.stop()
+        if self.suite is not None:
+            await self.suite.stop()
 
     def logs(self) -> str:
         return "\n".join(f"--- {name}\n{p.log_tail(15)}" for name, p in self.processes.items())

@@ -3,12 +3,12 @@ start it again on the same state (WorkflowEnvironment.start_local cannot be rest
 
 from __future__ import annotations
 
-import subprocess
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from temporalio.client import Client
 
+from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import TemporalDevServer, wait_temporal_ready
 from tests.support.processes import free_port
 
@@ -17,11 +17,14 @@ from tests.support.processes import free_port
 class TemporalProcess:
     workdir: Path
     server: TemporalDevServer = field(init=False)
-    process: subprocess.Popen[bytes] | None = field(default=None, init=False)
+    child: ChildProcess = field(init=False)
 
     def __post_init__(self) -> None:
         self.server = TemporalDevServer(
             port=free_port(), ui_port=None, db_filename=self.workdir / "temporal.db", metrics_port=free_port()
+        )
+        self.child = ChildProcess(
+            "temporal", self.server.argv(), env={}, log_path=self.workdir / "temporal.log"
         )
 
     @property
@@ -29,11 +32,7 @@ class TemporalProcess:
         return self.server.address
 
     def launch(self) -> None:
-        assert self.process is None or self.process.poll() is not None, "already running"
-        with (self.workdir / "temporal.log").open("ab") as log:
-            self.process = subprocess.Popen(
-                self.server.argv(), stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-            )
+        self.child.start()
 
     async def start(self) -> Client:
         """Start the server (again, on the same database file) and connect once it is ready."""
@@ -42,15 +41,7 @@ class TemporalProcess:
 
     def kill(self) -> None:
         """SIGKILL: the server dies mid-call, as in a crash."""
-        if self.process is not None and self.process.poll() is None:
-            self.process.kill()
-            self.process.wait()
+        self.child.kill()
 
-    def stop(self) -> None:
-        if self.process is not None and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(15)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
+    async def stop(self) -> None:
+        await self.child.stop()

@@ -11,7 +11,7 @@ from temporalio.client import WorkflowHistory
 from temporalio.worker import Replayer
 
 from orchestrator import codec
-from orchestrator.servicer import list_query
+from orchestrator.trip_list import list_query
 from orchestrator.worker import workflow_runner
 from orchestrator.workflows import TripWorkflow
 from tests.orchestrator.stack import HISTORIES

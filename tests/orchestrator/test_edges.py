@@ -17,7 +17,6 @@ from tripbooking.trip.v1 import trip_pb2
 from tests.orchestrator.stack import Stack
 from tests.orchestrator.temporal_process import TemporalProcess
 from tests.orchestrator.trips import CONFIRMED, TripRequests, booking_status
-from tests.support.processes import wait_serving
 from tests.support.raw_calls import (
     METHODS,
     NOT_PROTOBUF,
@@ -43,7 +42,7 @@ async def temporal_and_client(
     try:
         yield process, await process.start()
     finally:
-        process.stop()
+        await process.stop()
 
 
 @pytest.fixture(scope="module")
@@ -158,8 +157,7 @@ async def test_draining_api_ends_an_open_watch_with_unavailable(stack: Stack) ->
     assert api.process is not None and api.process.returncode == 0
     # The stream did not hold the shutdown: the API never had to wait out its grace period.
     assert '"grace_expired"' not in api.log_tail(100)
-    stack._process("trip", "orchestrator.server")
-    await wait_serving(stack.addresses["trip"])
+    await stack.start_service("trip")
 
 
 async def test_book_trip_whose_temporal_dies_mid_call_is_unavailable_and_a_retry_rejoins_it(

@@ -19,6 +19,7 @@ import pytest
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
 
+from scripts.stack_process import ChildProcess
 from tests.orchestrator.stack import Stack, running_stack
 from tests.orchestrator.trips import (
     CONFIRMED,
@@ -29,7 +30,7 @@ from tests.orchestrator.trips import (
     seats_left,
     step,
 )
-from tests.support.processes import ROOT, ManagedProcess, free_port
+from tests.support.processes import ROOT, free_port
 from tests.support.reflection_client import ReflectionClient, error_info
 from tests.support.waiting import wait_for
 
@@ -77,7 +78,7 @@ async def test_sold_out_hotel_fails_the_trip_and_gives_the_seats_back(stack: Sta
 
 
 async def test_hotel_down_shows_retries_then_confirms_when_it_is_back(stack: Stack) -> None:
-    stack.processes["hotel"].stop()
+    await stack.processes["hotel"].stop()
     try:
         reply = await stack.trips().BookTrip(book_request(wait=False), timeout=30)
 
@@ -103,7 +104,7 @@ async def _has_status(
 
 
 async def test_a_killed_worker_is_replaced_and_the_trip_still_confirms(stack: Stack) -> None:
-    stack.processes["hotel"].stop()
+    await stack.processes["hotel"].stop()
     worker_restarted = False
     try:
         request = book_request(wait=False)
@@ -131,7 +132,7 @@ async def test_a_killed_worker_is_replaced_and_the_trip_still_confirms(stack: St
 async def test_get_trip_answers_from_the_memo_while_no_worker_runs(stack: Stack) -> None:
     trip = (await stack.trips().BookTrip(book_request(), timeout=60)).trip
     assert trip.status == CONFIRMED, stack.logs()
-    stack.processes["worker"].stop()
+    await stack.processes["worker"].stop()
     try:
         # The query finds no worker and times out; the last status change is still there.
         fetched = await get_trip(stack, trip.trip_id)
@@ -172,7 +173,7 @@ async def test_a_finished_trip_is_answered_without_a_second_workflow(stack: Stac
 
     await wait_for(closed, timeout=30, what="workflow closed")
     # An ended trip is read from its memo: no worker needs to replay it, so none needs to run.
-    stack.processes["worker"].stop()
+    await stack.processes["worker"].stop()
     try:
         again = await stack.trips().BookTrip(request, timeout=30)
         with pytest.raises(grpc.aio.AioRpcError) as cancel:
@@ -413,7 +414,7 @@ async def test_a_worker_serves_the_sdk_metrics_for_prometheus(stack: Stack) -> N
     address = f"127.0.0.1:{free_port()}"
     env = {**stack.env(), "TRIP_METRICS_ADDR": address}
     log = stack.workdir / "logs" / "metrics-worker.log"
-    extra = ManagedProcess("orchestrator.worker", [], env, log).start()
+    extra = ChildProcess.python("worker", "orchestrator.worker", env=env, log_path=log).start()
     try:
         await stack.trips().BookTrip(book_request(), timeout=60)
 
@@ -427,4 +428,4 @@ async def test_a_worker_serves_the_sdk_metrics_for_prometheus(stack: Stack) -> N
         metrics = await wait_for(scrape, timeout=30, what="worker metrics")
         assert "# TYPE" in metrics and 'namespace="default"' in metrics
     finally:
-        extra.stop()
+        await extra.stop()

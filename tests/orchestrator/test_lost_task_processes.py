@@ -48,7 +48,7 @@ async def test_a_killed_worker_whose_task_booked_flight_and_hotel_leaves_nothing
 
     await wait_for(hotel_booked, timeout=30, interval=0.02, what="the hotel booked at its service")
     stack.processes["worker"].kill()
-    stack.processes["flight"].stop()
+    await stack.processes["flight"].stop()
     stack.start_worker()
 
     async def compensating() -> bool:

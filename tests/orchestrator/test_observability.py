@@ -26,9 +26,10 @@ from tripbooking.trip.v1 import trip_pb2
 
 from scripts import trace_timeline
 from scripts.otlp_receiver import OtlpReceiver, Span
+from scripts.stack_process import ChildProcess
 from tests.orchestrator.stack import Stack, running_stack
 from tests.orchestrator.trips import CONFIRMED, TripRequests, step
-from tests.support.processes import ManagedProcess, free_port
+from tests.support.processes import free_port
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.temporal
@@ -208,6 +209,7 @@ def log_lines(stack: Stack) -> dict[str, list[dict[str, object]]]:
     """Every process's log, each line parsed: a line that is not one JSON object fails the test."""
     parsed: dict[str, list[dict[str, object]]] = {}
     for name, process in stack.processes.items():
+        assert process.log_path is not None
         lines = [line for line in process.log_path.read_text().splitlines() if line.strip()]
         parsed[name] = [json.loads(line) for line in lines]
         assert all(isinstance(entry, dict) and "level" in entry for entry in parsed[name]), name
@@ -256,11 +258,15 @@ async def test_worker_health_is_serving_only_while_it_polls(observed: Observed, 
         "TEMPORAL_ADDRESS": f"127.0.0.1:{free_port()}",
         "TRIP_HEALTH_ADDR": stranded_health,
     }
-    stranded = ManagedProcess("orchestrator.worker", [], env, tmp_path / "stranded.log").start()
+    stranded = ChildProcess.python(
+        "stranded", "orchestrator.worker", env=env, log_path=tmp_path / "stranded.log"
+    ).start()
     # A second real worker: SERVING, then not once SIGTERM makes it stop polling.
     second_health = f"127.0.0.1:{free_port()}"
     env = {**observed.stack.env(), "TRIP_HEALTH_ADDR": second_health}
-    second = ManagedProcess("orchestrator.worker", [], env, tmp_path / "second.log").start()
+    second = ChildProcess.python(
+        "second", "orchestrator.worker", env=env, log_path=tmp_path / "second.log"
+    ).start()
     try:
         not_serving = health_pb2.HealthCheckResponse.NOT_SERVING
         assert await wait_for(lambda: _equal(health_status(stranded_health), not_serving), what="NOT_SERVING")
@@ -272,8 +278,8 @@ async def test_worker_health_is_serving_only_while_it_polls(observed: Observed, 
 
         assert await wait_for(stopped_serving, what="not SERVING after SIGTERM")
     finally:
-        stranded.stop()
-        second.stop()
+        await stranded.stop()
+        await second.stop()
 
 
 async def _now(value: list[Span] | None) -> list[Span] | None:

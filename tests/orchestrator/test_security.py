@@ -35,9 +35,10 @@ from orchestrator import bearer, codec
 from orchestrator.worker import workflow_runner
 from orchestrator.workflows import TripWorkflow
 from scripts.secure_material import CertificateAuthority, SecureMaterial, make_material, make_token
+from scripts.stack_process import ChildProcess
 from tests.orchestrator.stack import TEMPORAL_CLI, Stack, running_stack
 from tests.orchestrator.trips import CONFIRMED, SOLD_OUT_HOTEL, TripRequests
-from tests.support.processes import ROOT, ManagedProcess, free_port
+from tests.support.processes import ROOT, free_port
 from tests.support.waiting import wait_for
 
 pytestmark = pytest.mark.temporal
@@ -331,7 +332,7 @@ async def codec_server(
     env = {k: v for k, v in material.process_env().items() if not k.startswith("TRIP_TLS_")}
     env["TRIP_CODEC_ADDR"] = address
     log = tmp_path_factory.mktemp("codec") / "codec.log"
-    process = ManagedProcess("orchestrator.codec_server", [], env, log).start()
+    process = ChildProcess.python("codec", "orchestrator.codec_server", env=env, log_path=log).start()
     url = f"http://{address}"
 
     async def up() -> bool:
@@ -347,7 +348,7 @@ async def codec_server(
         await wait_for(up, what="the codec server")
         yield url
     finally:
-        process.stop()
+        await process.stop()
 
 
 def post(

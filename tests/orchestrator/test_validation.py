@@ -16,7 +16,7 @@ from booking_runtime.temporal_outcomes import temporal_error
 from booking_runtime.validation import bookable_date
 from orchestrator import retry
 from orchestrator.models import TripStatus, step_key, trip_id_for
-from orchestrator.servicer import list_query
+from orchestrator.trip_list import list_query
 from orchestrator.validation import MAX_REQUEST_ID_LENGTH, parse_book_request
 
 NOW = datetime(2027, 1, 10, 14, 25, tzinfo=UTC)

@@ -45,7 +45,7 @@ async def test_a_trip_runs_auto_upgrade_and_moves_to_the_new_version(stack: Stac
     )
 
     # Rolling upgrade: v1 stops, v2 starts and makes itself current.
-    stack.processes["worker"].stop()
+    await stack.processes["worker"].stop()
     stack.extra_env["TRIP_WORKER_BUILD_ID"] = "v2"
     stack.start_worker()
     seats = await seats_left(stack, request.flight.date)

@@ -18,6 +18,7 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 from scripts import trace_timeline
 from scripts.otlp_receiver import Span
 from scripts.stack import Stack, StackOptions, StackPorts
+from scripts.stack_cli import describe
 from scripts.stack_observe import METRICS_PROCESSES, ObservePorts
 from tests.orchestrator.trips import TripRequests
 from tests.support.processes import wait_serving
@@ -68,4 +69,4 @@ async def test_observe_mode_traces_meters_and_scrapes_the_stack(tmp_path: Path) 
             return {t["labels"]["job"] for t in targets if t["health"] == "up"} == JOBS
 
         await wait_for(all_up, timeout=60, interval=0.5, what="Prometheus scraping all five processes")
-        assert "Prometheus" in stack.describe() and "traces" in stack.describe()
+        assert "Prometheus" in describe(stack) and "traces" in describe(stack)

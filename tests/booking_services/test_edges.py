@@ -10,7 +10,7 @@ from pathlib import Path
 
 import grpc
 
-from tests.booking.stack import (
+from tests.booking_services.stack import (
     Service,
     Stack,
     cab_request,

@@ -5,10 +5,10 @@ process with the given worker flags, and drives FloorWorkflow at each
 concurrency. Prints latency, throughput and CPU per workflow for the server,
 the worker and this client, and appends a JSON line to var/bench/floor.jsonl.
 
-    python -m scripts.bench_floor --label baseline --no-tuning
-    python -m scripts.bench_floor --label tuned --runner unsandboxed --mode uws
-    python -m scripts.bench_floor --label parallel --runner unsandboxed --parallel
-    python -m scripts.bench_floor --label regular --runner unsandboxed --regular-activities
+    python -m scripts.perf.bench_floor --label baseline --no-tuning
+    python -m scripts.perf.bench_floor --label tuned --runner unsandboxed --mode uws
+    python -m scripts.perf.bench_floor --label parallel --runner unsandboxed --parallel
+    python -m scripts.perf.bench_floor --label regular --runner unsandboxed --regular-activities
 """
 
 from __future__ import annotations
@@ -27,9 +27,9 @@ from pathlib import Path
 from temporalio.client import Client, WithStartWorkflowOperation
 from temporalio.common import WorkflowIDConflictPolicy
 
-from scripts.bench_floor_worker import add_worker_flags, build_worker
-from scripts.bench_floor_workflow import FloorShape, FloorWorkflow
 from scripts.bench_measure import ProcessMeter, run_load
+from scripts.perf.bench_floor_worker import add_worker_flags, build_worker
+from scripts.perf.bench_floor_workflow import FloorShape, FloorWorkflow
 from scripts.stack_health import wait_for_pollers
 from scripts.stack_process import ChildProcess
 from scripts.stack_temporal import (
@@ -83,7 +83,7 @@ def worker_argv(args: argparse.Namespace, address: str) -> list[str]:
     argv = [
         sys.executable,
         "-m",
-        "scripts.bench_floor_worker",
+        "scripts.perf.bench_floor_worker",
         "--address",
         address,
         "--task-queue",
@@ -132,7 +132,7 @@ async def measure(args: argparse.Namespace) -> None:
     )
     server = server_for(args, state)
     temporal = ChildProcess("temporal", server.argv(), env={}, cwd=ROOT, log_path=state / "temporal.log")
-    await temporal.start()
+    temporal.start()
     worker_proc: ChildProcess | None = None
     try:
         client = await wait_temporal_ready(server.address)
@@ -144,7 +144,7 @@ async def measure(args: argparse.Namespace) -> None:
             worker_proc = ChildProcess(
                 "worker", worker_argv(args, server.address), env={}, cwd=ROOT, log_path=state / "worker.log"
             )
-            await worker_proc.start()
+            worker_proc.start()
             pids["worker"] = worker_proc.pid
         await wait_for_pollers(client, TASK_QUEUE)
         run_id = uuid.uuid4().hex[:8]

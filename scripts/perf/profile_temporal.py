@@ -2,12 +2,12 @@
 
 Samples the running dev server with `perf record -g` while BookTrip runs at a fixed concurrency
 through the API (or while you drive it yourself, with `--load 0`), names every sampled frame from
-the binary's own Go function table (scripts.go_symbols; the shipped CLI has no symbol table), and
+the binary's own Go function table (scripts.perf.go_symbols; the shipped CLI has no symbol table), and
 prints the share of CPU, and the milliseconds per trip, of each part of the server: visibility
 writes, history's handlers, matching, frontend, SQLite, SQL parsing, Go's GC and the kernel.
 
     make up                                            # in one terminal
-    python -m scripts.profile_temporal --load 50       # in another: 10 s of BookTrip at c=50
+    python -m scripts.perf.profile_temporal --load 50       # in another: 10 s of BookTrip at c=50
 
 Needs `perf` (Debian: linux-perf). docs/performance.md quotes its output.
 """
@@ -28,11 +28,12 @@ from pathlib import Path
 
 import psutil
 
-from scripts.bench import Clients, booktrip_call, running_stack_pids
+from scripts.bench import running_stack_pids
+from scripts.bench_calls import Clients, booktrip_call
 from scripts.bench_measure import LoadResult, run_load
 from scripts.bench_workload import Workload
-from scripts.go_symbols import GoSymbols
-from scripts.stack import running_addresses
+from scripts.perf.go_symbols import GoSymbols
+from scripts.stack_ports import running_addresses
 
 # (label, a substring of a frame's function name): a sample counts for a component when any frame
 # of its stack matches. Components overlap (SQLite runs inside the history handlers), so the shares
@@ -153,7 +154,7 @@ def report(profile: Profile, trips: int | None, top: int) -> str:
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog="python -m scripts.profile_temporal",
+        prog="python -m scripts.perf.profile_temporal",
         description=__doc__,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

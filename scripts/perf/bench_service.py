@@ -4,9 +4,9 @@ Not a test: it prints figures. Each store gets a fresh database and one `python 
 process; a closed-loop client sends bookings with fresh keys spread over the catalog's flights
 and the next year's dates (so nothing sells out) at each concurrency level.
 
-    .venv/bin/python -m scripts.bench_service                 # both stores, c=1 and c=50
-    .venv/bin/python -m scripts.bench_service --stores sqlite --requests 5000 --profile
-    .venv/bin/python -m scripts.bench_service --stores sqlite --channel-per-call   # the cost of no reuse
+    .venv/bin/python -m scripts.perf.bench_service                 # both stores, c=1 and c=50
+    .venv/bin/python -m scripts.perf.bench_service --stores sqlite --requests 5000 --profile
+    .venv/bin/python -m scripts.perf.bench_service --stores sqlite --channel-per-call   # the cost of no reuse
 """
 
 from __future__ import annotations
@@ -32,7 +32,7 @@ from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from scripts.bench_measure import LoadResult, mean, run_load
 from scripts.stack_health import free_port, wait_grpc_serving
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 ADMIN_DSN = os.environ.get("BENCH_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 

@@ -11,7 +11,7 @@ import asyncio
 import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from tests.booking.stack import (
+from tests.booking_services.stack import (
     OK_FLIGHT,
     SERVICES,
     Service,

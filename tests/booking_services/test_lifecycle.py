@@ -11,7 +11,7 @@ import grpc
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 
-from tests.booking.stack import (
+from tests.booking_services.stack import (
     Service,
     Stack,
     cab_request,

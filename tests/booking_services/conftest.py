@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.booking.stack import Stack, db_target, service, start_all
+from tests.booking_services.stack import Stack, db_target, service, start_all
 from tests.support import postgres
 
 

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import grpc
 
-from tests.support.processes import ManagedProcess, free_port, wait_serving
+from scripts.stack_process import ChildProcess
+from tests.support.processes import free_port, wait_serving
 from tests.support.reflection_client import ReflectionClient, bad_request, error_info
 
 SERVICES = {
@@ -39,7 +40,7 @@ class Service:
 
     name: str
     address: str
-    process: ManagedProcess
+    process: ChildProcess
     channel: grpc.aio.Channel | None = None
     client: ReflectionClient = field(init=False)
 
@@ -63,7 +64,7 @@ class Service:
         if self.channel is not None:
             await self.channel.close(None)
             self.channel = None
-        self.process.stop()
+        await self.process.stop()
 
 
 @dataclass
@@ -88,11 +89,12 @@ def service(
 ) -> Service:
     """A not-yet-started service on a free port (call .start() then await .ready())."""
     address = f"127.0.0.1:{free_port()}"
-    process = ManagedProcess(
+    process = ChildProcess.python(
+        name,
         f"{name}_svc",
         ["--address", address, "--db", db, "--grace-seconds", "5", *(extra_args or [])],
-        env or {},
-        log_dir / f"{name}-{address.rsplit(':', 1)[1]}.log",
+        env=env or {},
+        log_path=log_dir / f"{name}-{address.rsplit(':', 1)[1]}.log",
     )
     return Service(name, address, process)
 

@@ -11,7 +11,7 @@ from temporalio.client import Client
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner, SandboxRestrictions
 
-from scripts.bench_floor_workflow import FloorWorkflow, noop_step
+from scripts.perf.bench_floor_workflow import FloorWorkflow, noop_step
 
 
 def build_worker(client: Client, task_queue: str, args: argparse.Namespace) -> Worker:

@@ -13,7 +13,8 @@ import sqlalchemy as sa
 
 from booking_runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from booking_runtime.ledger import BOOKED, CANCELLED, BookingRequest, Ledger, Unit
-from booking_runtime.storage import Database, _Job, _SqliteWriter
+from booking_runtime.storage import Database
+from booking_runtime.storage_sqlite import SqliteWriter, WriteJob
 from booking_runtime.tables import metadata
 
 
@@ -40,13 +41,13 @@ async def in_one_batch(
     batch (in savepoints), not one by one.
     """
     batches: list[int] = []
-    run_batch = _SqliteWriter._run_batch
+    run_batch = SqliteWriter._run_batch
 
-    def spy(writer: _SqliteWriter, conn: sa.Connection, batch: list[_Job]) -> None:
+    def spy(writer: SqliteWriter, conn: sa.Connection, batch: list[WriteJob]) -> None:
         batches.append(len(batch))
         run_batch(writer, conn, batch)
 
-    monkeypatch.setattr(_SqliteWriter, "_run_batch", spy)
+    monkeypatch.setattr(SqliteWriter, "_run_batch", spy)
     holding, release = threading.Event(), threading.Event()
 
     def hold(conn: sa.Connection) -> None:

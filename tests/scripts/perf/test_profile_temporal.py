@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from scripts.go_symbols import GoSymbols
-from scripts.profile_temporal import KERNEL, Profile, parse_perf_script, report
+from scripts.perf.go_symbols import GoSymbols
+from scripts.perf.profile_temporal import KERNEL, Profile, parse_perf_script, report
 from scripts.stack_temporal import TEMPORAL_BIN
 
 

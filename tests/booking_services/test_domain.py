@@ -17,7 +17,7 @@ from flight_svc.__main__ import DEFINITION as FLIGHT
 from flight_svc.domain import FlightDomain
 from hotel_svc.__main__ import DEFINITION as HOTEL
 from hotel_svc.domain import HotelDomain
-from tests.booking.stack import day
+from tests.booking_services.stack import day
 
 
 def catalog(definition: BookingServiceDef) -> dict[str, dict[str, Any]]:

@@ -9,7 +9,7 @@ more than the security costs; this isolates each piece with process CPU time:
 - TLS: a unary gRPC call over mutual TLS against the same call in plaintext, client and server in this
   process (a trip makes four: BookTrip, then one call per booking service).
 
-    python -m scripts.bench_security            # prints a table, and JSON with --json
+    python -m scripts.perf.bench_security            # prints a table, and JSON with --json
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ async def measure(args: argparse.Namespace) -> dict[str, float]:
 
 
 def main(argv: list[str] | None = None) -> None:
-    parser = argparse.ArgumentParser(prog="python -m scripts.bench_security", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m scripts.perf.bench_security", description=__doc__)
     parser.add_argument("--repeat", type=int, default=2000, help="codec rounds (JWT: ten times as many)")
     parser.add_argument("--calls", type=int, default=2000, help="gRPC calls per TLS round")
     parser.add_argument("--rounds", type=int, default=3, help="alternating plaintext/TLS rounds")

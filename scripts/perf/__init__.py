@@ -1,0 +1,1 @@
+"""The performance lab: measurements behind docs/performance.md that `make` does not run."""

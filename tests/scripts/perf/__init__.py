@@ -1,0 +1,1 @@
+"""Tests of the performance lab (scripts/perf)."""
