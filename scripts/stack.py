@@ -28,6 +28,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Literal, TextIO, TypeVar
 
+from booking_runtime import flags
 from scripts.stack_health import free_port, wait_for_pollers, wait_grpc_serving
 from scripts.stack_observe import Observability, ObservePorts
 from scripts.stack_process import ChildProcess
@@ -394,13 +395,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--secure",
         action="store_true",
-        default=os.environ.get("STACK_SECURE", "") not in ("", "0"),
+        default=flags.env_switch(parser, "--secure", "STACK_SECURE", os.environ),
         help="mutual TLS, JWT callers, encrypted payloads, codec server [env STACK_SECURE=1]",
     )
     parser.add_argument(
         "--observe",
         action=argparse.BooleanOptionalAction,
-        default=os.environ.get("STACK_OBSERVE", "").strip().lower() in {"1", "on", "true", "yes"},
+        default=flags.env_switch(parser, "--observe", "STACK_OBSERVE", os.environ),
         help="traces, metrics, the worker's health and Prometheus (docs/operations.md) [env STACK_OBSERVE]",
     )
     return parser.parse_args(argv)

@@ -136,7 +136,7 @@ def _is_read(name: str) -> bool:
             return re.search(rf"\b{variable}\b", _service_help(service)) is not None
     if any(f'"{name}"' in (ROOT / path).read_text() for path in SECURITY_READERS):
         return True
-    read = re.compile(rf'(environ\.get|getenv)\(\s*"{name}"|environ\["{name}"\]')
+    read = re.compile(rf'(environ\.get|getenv)\(\s*"{name}"|environ\["{name}"\]|env_switch\([^)]*"{name}"')
     sources = (path for folder in OTHER_ENV_READERS for path in (ROOT / folder).rglob("*.py"))
     return any(read.search(path.read_text()) for path in sources)
 
