@@ -12,7 +12,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-import grpc
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -29,6 +28,7 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime import page_token
 from booking_runtime.errors import AlreadyExists, FailedPrecondition, InvalidArgument, NotFound
+from booking_runtime.grpc_types import Context
 from booking_runtime.temporal_outcomes import TemporalHealth, temporal_error, watched
 from orchestrator import convert, search_attributes, validation
 from orchestrator.codec import CustomerHasher
@@ -52,8 +52,6 @@ WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 QUERY_TIMEOUT = timedelta(seconds=10)
 # Server-side long polls of the history return after about 20 s without news; stay above that.
 WATCH_POLL_TIMEOUT = timedelta(seconds=30)
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])
