@@ -12,6 +12,7 @@ import uuid
 
 import pytest
 from temporalio.client import WorkflowFailureError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Worker
 from temporalio.worker.workflow_sandbox import SandboxedWorkflowRunner
@@ -41,7 +42,8 @@ async def test_a_non_deterministic_call_in_workflow_code_is_refused(
     with pytest.raises(WorkflowFailureError) as failed:
         await _run(time_env, call)
     cause = failed.value.cause
-    assert cause is not None and "RestrictedWorkflowAccessError" in f"{cause!r} {cause.message}", cause
+    assert isinstance(cause, ApplicationError), cause
+    assert cause.type == "RestrictedWorkflowAccessError", (cause.type, cause.message)
 
 
 async def test_the_deterministic_twins_are_allowed(time_env: WorkflowEnvironment) -> None:
