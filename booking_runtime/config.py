@@ -14,6 +14,8 @@ from typing import Any
 
 import grpc
 
+from booking_runtime import flags
+
 DEFAULT_PORTS = {"flight": 50051, "hotel": 50052, "cab": 50053}
 
 
@@ -70,10 +72,6 @@ def _methods(text: str) -> frozenset[str]:
     return frozenset(part.strip() for part in text.split(",") if part.strip())
 
 
-def _flag_bool(text: str) -> bool:
-    return text.strip().lower() not in {"0", "false", "no", "off", ""}
-
-
 def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
     """The parser for `python -m <name>_svc`; defaults already reflect the environment."""
     prefix = name.upper()
@@ -81,15 +79,13 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog=f"python -m {name}_svc",
         description=f"The {name} booking service (gRPC, with health and reflection).",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
     )
 
     def option(
         target: argparse._ActionsContainer, flag: str, suffix: str, default: str, help: str, **kw: Any
     ) -> None:
         """`flag`, defaulting to env `<PREFIX>_<suffix>` (else `default`), its env name in the help."""
-        variable = f"{prefix}_{suffix}"
-        target.add_argument(flag, default=env.get(variable, default), help=f"{help} [env {variable}]", **kw)
+        flags.env_option(target, flag, f"{prefix}_{suffix}", default, help, env, **kw)
 
     option(parser, "--address", "SVC_ADDR", f"localhost:{port}", "host:port to listen on")
     option(parser, "--db", "DB", f"var/{name}.db", "SQLite file path or postgresql:// DSN")
@@ -101,7 +97,7 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
         "how long in-flight calls may finish after SIGTERM",
         type=float,
     )
-    option(parser, "--log-calls", "LOG_CALLS", "1", "one JSON log line per call (1/0)", type=_flag_bool)
+    option(parser, "--log-calls", "LOG_CALLS", "1", "one JSON log line per call", type=flags.parse_switch)
     option(parser, "--metrics-addr", "METRICS_ADDR", "", "serve Prometheus /metrics on host:port; empty: off")
     faults = parser.add_argument_group("fault injection (off by default)")
     option(
@@ -142,7 +138,7 @@ def build_parser(name: str, env: Mapping[str, str]) -> argparse.ArgumentParser:
         "FAULT_PHASE",
         "before",
         "fail before the handler runs (nothing changes) or after it committed (the reply is lost)",
-        choices=("before", "after"),
+        type=flags.one_of("before", "after"),
     )
     return parser
 

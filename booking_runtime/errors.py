@@ -136,7 +136,7 @@ def to_status(error: ServiceError, domain: str) -> grpc.Status:
 
 async def abort(context: grpc.aio.ServicerContext[Any, Any], error: ServiceError, domain: str) -> NoReturn:
     """End the call with the rich status for `error` (never returns)."""
-    await context.abort_with_status(to_status(error, domain))  # type: ignore[attr-defined]
+    await context.abort_with_status(to_status(error, domain))
     raise AssertionError("abort_with_status returned")  # pragma: no cover - grpc always raises
 
 

@@ -20,6 +20,8 @@ HORIZON_DAYS = 365
 MAX_ID_LENGTH = 128  # request_id, customer_id, idempotency_key, trip_id, flight numbers, hotel ids
 MAX_TEXT_LENGTH = 200  # names, cities, addresses, reasons
 MAX_KEY_LENGTH = MAX_ID_LENGTH
+# A hotel stay: the hotel service and BookTrip (which checks before any step is booked) refuse longer.
+MAX_NIGHTS = 30
 
 # C0 controls, DEL and C1 controls (Unicode category Cc).
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")

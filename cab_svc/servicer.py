@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 
 from booking_runtime import validation
 from booking_runtime.app import BookingApp
+from booking_runtime.grpc_types import Context
 from booking_runtime.ledger import BOOKED, BookingRecord
 from cab_svc.domain import CabDomain, slot_of
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def to_proto(record: BookingRecord) -> cab_pb2.CabBooking:

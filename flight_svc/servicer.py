@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 
 from booking_runtime import validation
 from booking_runtime.app import BookingApp
+from booking_runtime.grpc_types import Context
 from booking_runtime.ledger import BOOKED, BookingRecord
 from flight_svc.domain import FlightDomain
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def to_proto(record: BookingRecord) -> flight_pb2.FlightBooking:

@@ -15,8 +15,6 @@ from booking_runtime import validation
 from booking_runtime.errors import InvalidArgument, NotFound
 from booking_runtime.ledger import BookingRequest, Unit
 
-MAX_NIGHTS = 30
-
 
 @dataclass(frozen=True)
 class HotelInfo:
@@ -58,8 +56,8 @@ def stay(check_in_text: str, check_out_text: str) -> Stay:
     check_out = validation.bookable_date("check_out", check_out_text, extra_days=1)
     if check_out <= check_in:
         raise InvalidArgument("check_out", f"must be after check_in ({check_in.isoformat()})")
-    if (check_out - check_in).days > MAX_NIGHTS:
-        raise InvalidArgument("check_out", f"a stay is at most {MAX_NIGHTS} nights")
+    if (check_out - check_in).days > validation.MAX_NIGHTS:
+        raise InvalidArgument("check_out", f"a stay is at most {validation.MAX_NIGHTS} nights")
     return Stay(check_in, check_out)
 
 

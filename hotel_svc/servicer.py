@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 
 from booking_runtime import validation
 from booking_runtime.app import BookingApp
+from booking_runtime.grpc_types import Context
 from booking_runtime.ledger import BOOKED, BookingRecord
 from hotel_svc.domain import HotelDomain
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 def to_proto(record: BookingRecord) -> hotel_pb2.HotelReservation:

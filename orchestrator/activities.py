@@ -12,16 +12,16 @@ workflow decides with orchestrator.retry whether to try again.
 from __future__ import annotations
 
 from collections.abc import Awaitable
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import grpc
-from google.rpc import error_details_pb2, status_pb2
 from temporalio import activity
 from temporalio.exceptions import ApplicationError
 from tripbooking.cab.v1 import cab_pb2, cab_pb2_grpc
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 
+from booking_runtime import status_details
 from orchestrator.channels import CHANNEL_OPTIONS as CHANNEL_OPTIONS  # re-exported for the tests
 from orchestrator.channels import open_channel
 from orchestrator.models import (
@@ -125,26 +125,8 @@ async def _call(call: Awaitable[T]) -> T:
 def as_application_error(err: grpc.aio.AioRpcError) -> ApplicationError:
     """`type` = the code name (the retry table's key); message = "CODE (REASON): details"."""
     code = err.code().name
-    reason = _error_reason(err)
+    reason = status_details.error_reason(err)
     label = f"{code} ({reason})" if reason and reason != code else code
     # Whether to try again is the workflow's call (orchestrator.retry): every local activity runs with
     # a single attempt, so marking the error non-retryable here would change nothing.
     return ApplicationError(f"{label}: {err.details() or ''}".rstrip(": "), type=code)
-
-
-def _error_reason(err: grpc.aio.AioRpcError) -> str:
-    """The google.rpc.ErrorInfo reason a service attached (SOLD_OUT, ALREADY_CANCELLED, ...), if any.
-
-    booking_runtime has no reader for it (only the server side builds rich statuses), hence this one.
-    """
-    metadata: Any = err.trailing_metadata() or ()
-    for key, value in metadata:
-        if key != "grpc-status-details-bin":
-            continue
-        status = status_pb2.Status.FromString(value)
-        for detail in status.details:
-            if detail.Is(error_details_pb2.ErrorInfo.DESCRIPTOR):
-                info = error_details_pb2.ErrorInfo()
-                detail.Unpack(info)
-                return str(info.reason)
-    return ""

@@ -78,4 +78,4 @@ def aio_interceptors(token: str) -> list[grpc.aio.ClientInterceptor]:
     under its first matching shape only), or [] without a token: nothing on the call path."""
     if not token:
         return []
-    return [AioUnaryBearer(token), AioStreamBearer(token)]  # type: ignore[list-item]
+    return [AioUnaryBearer(token), AioStreamBearer(token)]

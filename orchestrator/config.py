@@ -12,6 +12,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from booking_runtime import flags
+
 
 @dataclass(frozen=True)
 class Settings:
@@ -39,16 +41,6 @@ class Settings:
     worker_deployment: str
     worker_promote: bool
     health_addr: str
-
-
-def _on_off(value: str) -> bool:
-    """`on`/`off` (also 1/0, true/false) for switches that come from the environment too."""
-    lowered = value.strip().lower()
-    if lowered in {"on", "1", "true", "yes"}:
-        return True
-    if lowered in {"off", "0", "false", "no"}:
-        return False
-    raise argparse.ArgumentTypeError(f"expected on or off, got {value!r}")
 
 
 # (flag, env var, default, type, help)
@@ -108,11 +100,17 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "--workflow-sandbox",
         "TRIP_WORKFLOW_SANDBOX",
         "off",
-        _on_off,
+        flags.parse_switch,
         "run workflow code in Temporal's sandbox (on) or not (off: about 40%% less worker CPU; "
         "the workflow and replay tests always run it, so CI catches non-deterministic calls)",
     ),
-    ("--temporal-tls", "TEMPORAL_TLS", "", str, "connect to Temporal over TLS: on/off (empty: profile's)"),
+    (
+        "--temporal-tls",
+        "TEMPORAL_TLS",
+        "",
+        flags.optional_switch,
+        "connect to Temporal over TLS: on/off (empty: the profile's)",
+    ),
     ("--temporal-tls-cert", "TEMPORAL_TLS_CLIENT_CERT_PATH", "", str, "client certificate (PEM), mutual TLS"),
     ("--temporal-tls-key", "TEMPORAL_TLS_CLIENT_KEY_PATH", "", str, "client private key (PEM), mutual TLS"),
     ("--temporal-tls-ca", "TEMPORAL_TLS_SERVER_CA_CERT_PATH", "", str, "CA (PEM) of a private Temporal"),
@@ -145,7 +143,7 @@ _OPTIONS: list[tuple[str, str, str, Callable[[str], Any], str]] = [
         "--worker-promote",
         "TRIP_WORKER_PROMOTE",
         "on",
-        _on_off,
+        flags.parse_switch,
         "with a build id: make this version the deployment's current one at start-up "
         "(off: the operator does)",
     ),
@@ -156,14 +154,7 @@ def parse_settings(prog: str, description: str, argv: Sequence[str] | None = Non
     """Flags override the environment, which overrides the defaults."""
     parser = argparse.ArgumentParser(prog=prog, description=description)
     for flag, env, default, kind, text in _OPTIONS:
-        # A string default: argparse converts it with `type` only when the flag is not given, so a bad
-        # environment value is a usage error naming the flag (and never breaks --help).
-        parser.add_argument(
-            flag,
-            type=kind,
-            default=os.environ.get(env, default),
-            help=f"{text} (env {env}, default {default})",
-        )
+        flags.env_option(parser, flag, env, default, text, os.environ, type=kind)
     args = parser.parse_args(argv)
     settings = Settings(**vars(args))
     if settings.step_budget_seconds <= 0 or settings.attempt_timeout_seconds <= 0:

@@ -13,7 +13,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, cast
 
-import grpc
 from temporalio.client import (
     Client,
     WithStartWorkflowOperation,
@@ -27,6 +26,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime.errors import AlreadyExists, FailedPrecondition, NotFound
+from booking_runtime.grpc_types import Context
 from booking_runtime.temporal_outcomes import TemporalHealth, temporal_error, watched
 from orchestrator import convert, search_attributes, validation
 from orchestrator.codec import CustomerHasher
@@ -48,8 +48,6 @@ from orchestrator.workflows import TripWorkflow
 WORKFLOW_TASK_TIMEOUT = timedelta(seconds=5)
 # A query waits for a worker: while a booking call is in flight, up to the task timeout's heartbeat.
 QUERY_TIMEOUT = timedelta(seconds=10)
-
-Context = grpc.aio.ServicerContext[Any, Any]
 
 
 Method = TypeVar("Method", bound=Callable[..., Awaitable[Any]])

@@ -22,6 +22,7 @@ from temporalio.converter import DataConverter
 from temporalio.envconfig import ClientConfigProfile, ClientConnectConfig
 from temporalio.service import RPCError, TLSConfig
 
+from booking_runtime import flags
 from orchestrator.observability import process_runtime, temporal_interceptors
 from orchestrator.search_attributes import ensure_search_attributes
 
@@ -39,8 +40,8 @@ DEPRECATED_ALIASES = {
     "TEMPORAL_TLS_KEY": "TEMPORAL_TLS_CLIENT_KEY_PATH",
     "TEMPORAL_TLS_CA": "TEMPORAL_TLS_SERVER_CA_CERT_PATH",
 }
-_ON = {"on", "1", "true", "yes"}
-_OFF = {"off", "0", "false", "no"}
+_ON = set(flags.TRUE_WORDS)
+_OFF = set(flags.FALSE_WORDS)
 
 
 def standard_env(env: Mapping[str, str]) -> tuple[dict[str, str], list[str]]:

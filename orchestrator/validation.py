@@ -22,7 +22,6 @@ REQUEST_ID = re.compile(rf"[A-Za-z0-9._:-]{{1,{MAX_REQUEST_ID_LENGTH}}}")
 # The booking services' own checks (booking_runtime.validation) run here too, under the proto field
 # paths: a request they would refuse as INVALID_ARGUMENT must be refused before a trip starts, not
 # after its flight is booked. The rules below them are the trip's own.
-MAX_NIGHTS = 30
 
 
 def parse_book_request(request: trip_pb2.BookTripRequest, now: datetime) -> TripRequest:
@@ -47,8 +46,8 @@ def parse_book_request(request: trip_pb2.BookTripRequest, now: datetime) -> Trip
     if check_out <= flight_date:
         # The trip completes at check-out: it must not end before its flight.
         raise InvalidArgument("hotel.check_out", f"must be after flight.date ({flight.date})")
-    if (check_out - check_in).days > MAX_NIGHTS:
-        raise InvalidArgument("hotel.check_out", f"a stay is at most {MAX_NIGHTS} nights")
+    if (check_out - check_in).days > shared.MAX_NIGHTS:
+        raise InvalidArgument("hotel.check_out", f"a stay is at most {shared.MAX_NIGHTS} nights")
     shared.bookable_pickup("cab.pickup_time", cab.pickup_time, now=now)
     return TripRequest(
         request_id=request.request_id,

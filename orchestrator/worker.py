@@ -32,20 +32,34 @@ from orchestrator.versioning import deployment_config, make_current
 from orchestrator.worker_health import WorkerHealth
 from orchestrator.workflows import TripWorkflow
 
+# What TripWorkflow's module imports that holds no workflow code: loaded once, outside the sandbox
+# (the standard library and temporalio are passed through by default). The workflow module itself
+# is not on this list: the sandbox loads it afresh for each trip, with Temporal's default
+# restrictions, so a clock, randomness or I/O in workflow code is refused.
+PASSED_THROUGH = (
+    "orchestrator.models",
+    "orchestrator.retry",
+    "orchestrator.search_attributes",
+    "orchestrator.steps",
+    "orchestrator.trip_metrics",
+)
+
 
 def workflow_runner(sandboxed: bool = True) -> WorkflowRunner:
     """The runner for TripWorkflow: the sandbox (tests, and on request) or none (production default).
 
     The sandbox refuses non-deterministic calls (clocks, randomness, I/O) in workflow code at run
-    time; every module is passed through so it does not re-import ours for each new trip. Without it
-    the worker spends much less CPU per trip (docs/performance.md, "Worker", has the figures).
-    The workflow tests and the replay tests always use the sandbox, so a non-deterministic call in
-    workflows.py fails CI before it reaches a worker that runs without it; the end-to-end tests run
-    the worker process as production does.
+    time. Without it the worker spends much less CPU per trip (docs/performance.md, "Worker"). The
+    workflow tests and the replay tests always use the sandbox, so a non-deterministic call in
+    workflows.py fails CI before it reaches a worker that runs without it
+    (tests/orchestrator/test_sandbox.py proves the refusal); the end-to-end tests run the worker
+    process as production does.
     """
     if not sandboxed:
         return UnsandboxedWorkflowRunner()
-    return SandboxedWorkflowRunner(restrictions=SandboxRestrictions.default.with_passthrough_all_modules())
+    return SandboxedWorkflowRunner(
+        restrictions=SandboxRestrictions.default.with_passthrough_modules(*PASSED_THROUGH)
+    )
 
 
 def build_worker(

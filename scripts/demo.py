@@ -27,7 +27,7 @@ from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.hotel.v1 import hotel_pb2, hotel_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
-from booking_runtime import tls
+from booking_runtime import flags, tls
 from orchestrator import bearer
 from scripts.stack import Stack, StackOptions, StackPorts
 from scripts.stack_health import wait_grpc_serving
@@ -169,7 +169,7 @@ async def orchestrator() -> AsyncIterator[dict[str, str]]:
         return
     state = ROOT / "var" / "demo" / datetime.now(UTC).strftime("%Y%m%dT%H%M%S")
     print(f"no stack at {address}; starting one (state and logs in {state.relative_to(ROOT)}) ...")
-    secure = os.environ.get("STACK_SECURE", "") not in ("", "0")
+    secure = flags.parse_switch(os.environ.get("STACK_SECURE") or "off")
     options = StackOptions(ports=StackPorts.free(), state_dir=state, log_dir=state / "logs", secure=secure)
     async with Stack(options) as stack:
         if stack.secure is not None:  # dial as the operator, over mutual TLS

@@ -104,7 +104,7 @@ class Stack:
         return {child.name: child.pid for child in self.children if child.running}
 
     def child_env(self) -> dict[str, str]:
-        """The variables of the README's configuration table that point every process at this stack."""
+        """The variables of docs/configuration.md that point every process at this stack."""
         opts = self.options
         env = {
             "TEMPORAL_ADDRESS": self.temporal_address,

@@ -15,6 +15,7 @@ import signal
 import sys
 from pathlib import Path
 
+from booking_runtime import flags
 from scripts import stack as stack_module
 from scripts.stack import Stack, StackOptions
 from scripts.stack_observe import ObservePorts
@@ -73,13 +74,13 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument(
         "--secure",
         action="store_true",
-        default=os.environ.get("STACK_SECURE", "") not in ("", "0"),
+        default=flags.env_switch(parser, "--secure", "STACK_SECURE", os.environ),
         help="mutual TLS, JWT callers, encrypted payloads, codec server [env STACK_SECURE=1]",
     )
     parser.add_argument(
         "--observe",
         action=argparse.BooleanOptionalAction,
-        default=os.environ.get("STACK_OBSERVE", "").strip().lower() in {"1", "on", "true", "yes"},
+        default=flags.env_switch(parser, "--observe", "STACK_OBSERVE", os.environ),
         help="traces, metrics, the worker's health and Prometheus (docs/operations.md) [env STACK_OBSERVE]",
     )
     return parser.parse_args(argv)

@@ -83,7 +83,7 @@ class Fuzz:
         channel = self.stack.channel(rpc.server)
         try:
             if rpc.stream:
-                call = channel.unary_stream(rpc.path, request_serializer=None, response_deserializer=None)
+                call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(rpc.path)
                 stream = call(body, timeout=30)
                 try:
                     async for reply in stream:
@@ -91,7 +91,7 @@ class Fuzz:
                     return Outcome("OK", b"")
                 finally:
                     stream.cancel()
-            unary = channel.unary_unary(rpc.path, request_serializer=None, response_deserializer=None)
+            unary: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(rpc.path)
             return Outcome("OK", await unary(body, timeout=60))
         except grpc.aio.AioRpcError as error:
             return Outcome(error.code().name, error=error)

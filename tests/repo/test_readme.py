@@ -1,7 +1,9 @@
-"""The README's examples and configuration table stay true to the code.
+"""The README stays true to the code: its examples, its map of one BookTrip, and where it sends a reader.
 
-The BookTrip example must be a request the API accepts today, naming catalog entries that exist,
-and every environment variable the configuration table names must be read somewhere.
+The BookTrip example must be a request the API accepts today, naming catalog entries that exist; every
+`file: function` hop of "Follow one BookTrip" must name a function that file defines; and the saga's
+code is named on the first screen. (The configuration table lives in docs/configuration.md and is
+checked by test_configuration_doc.py; the grpcurl examples run in test_readme_grpcurl.py.)
 """
 
 from __future__ import annotations
@@ -15,12 +17,9 @@ import pytest
 from google.protobuf import json_format
 from tripbooking.trip.v1 import trip_pb2
 
-from booking_runtime import tracing
 from booking_runtime import validation as shared
-from booking_runtime.config import build_parser
 from booking_runtime.errors import InvalidArgument
 from orchestrator import cli
-from orchestrator.config import _OPTIONS
 from orchestrator.models import trip_id_for
 from orchestrator.validation import MAX_REQUEST_ID_LENGTH, parse_book_request
 from tests.support.processes import ROOT
@@ -29,18 +28,6 @@ README = (ROOT / "README.md").read_text()
 MOVE_DATES = (
     "move the dates of the README's BookTrip examples (grpcurl and tripctl, the same dates in both) "
     f"so that they lie between today and {shared.HORIZON_DAYS} days from now"
-)
-SERVICES = ("flight", "hotel", "cab")
-# Where the variables outside the orchestrator's and the services' settings are read (make up, tests).
-OTHER_ENV_READERS = ("scripts", "tests")
-# The security settings: each module names the variables it reads as string constants.
-SECURITY_READERS = (
-    "booking_runtime/tls.py",
-    "orchestrator/auth.py",
-    "orchestrator/codec.py",
-    "orchestrator/codec_server.py",
-    "orchestrator/cli.py",
-    "orchestrator/temporal_client.py",
 )
 
 
@@ -110,44 +97,6 @@ def test_tripctl_example_books_the_same_trip() -> None:
     assert args.wait
 
 
-def _configuration_variables() -> list[str]:
-    section = README.split("\n## Configuration\n", 1)[1].split("\n#", 1)[0]
-    rows = [line for line in section.splitlines() if line.startswith("| `")]
-    assert rows, "no configuration table in README.md"
-    names: list[str] = []
-    for row in rows:
-        first_cell = row.split("|")[1]
-        names += re.findall(r"`([A-Z<][A-Z0-9_<>]*)`", first_cell)
-    return names
-
-
-def _service_help(service: str) -> str:
-    """`python -m <service>_svc --help`: each flag's help names its environment variable."""
-    return build_parser(service, {}).format_help()
-
-
-def _is_read(name: str) -> bool:
-    """In the orchestrator's options, a booking service's --help, or read by the stack or the tests."""
-    if name in {env for _, env, *_ in _OPTIONS} or name in tracing.ENDPOINT_VARIABLES:
-        return True
-    for service in SERVICES:
-        variable = name.replace("<SVC>_", f"{service.upper()}_")
-        if variable.startswith(f"{service.upper()}_"):
-            return re.search(rf"\b{variable}\b", _service_help(service)) is not None
-    if any(f'"{name}"' in (ROOT / path).read_text() for path in SECURITY_READERS):
-        return True
-    read = re.compile(rf'(environ\.get|getenv)\(\s*"{name}"|environ\["{name}"\]')
-    sources = (path for folder in OTHER_ENV_READERS for path in (ROOT / folder).rglob("*.py"))
-    return any(read.search(path.read_text()) for path in sources)
-
-
-def test_configuration_table_names_only_variables_that_are_read() -> None:
-    names = _configuration_variables()
-    assert "TEMPORAL_ADDRESS" in names and "<SVC>_FAULT_RATE" in names, names
-    unknown = [name for name in names if not _is_read(name)]
-    assert not unknown, f"README's configuration table names variables nothing reads: {unknown}"
-
-
 def test_readme_says_what_a_client_may_retry_and_with_what() -> None:
     match = re.search(r"### What a client may retry\n(.*?)\n## ", README, re.S)
     assert match, "README.md needs a 'What a client may retry' section"
@@ -157,3 +106,79 @@ def test_readme_says_what_a_client_may_retry_and_with_what() -> None:
         assert words in section, words
     assert f"`request_id` at most {MAX_REQUEST_ID_LENGTH}" in section
     assert f"at most {shared.MAX_ID_LENGTH}" in section and f"at most {shared.MAX_TEXT_LENGTH}" in section
+
+
+# One screen of a terminal or a repository page, and the hops of "Follow one BookTrip".
+FIRST_SCREEN_LINES = 25
+HOP = re.compile(r"`([a-z_]+(?:/[a-z_]+)*\.py): ([A-Za-z_][A-Za-z0-9_.]*)`")
+
+
+def test_the_first_screen_names_the_saga_code() -> None:
+    first_screen = "\n".join(README.splitlines()[:FIRST_SCREEN_LINES])
+    assert "orchestrator/workflows.py" in first_screen and "TripWorkflow.run" in first_screen
+    assert "orchestrator/steps.py" in first_screen
+    assert "(#follow-one-booktrip)" in first_screen
+
+
+def _defines(path: str, dotted: str) -> bool:
+    """Whether `path` defines `dotted`: a top-level function, class or constant, or Class.method."""
+    source = (ROOT / path).read_text()
+    *owner, name = dotted.split(".")
+    definition = re.compile(rf"^([ \t]*)(?:(?:async )?def|class) {name}\b|^([ \t]*){name}\b[^=\n]*=", re.M)
+    found = list(definition.finditer(source))
+    if not owner:
+        return any(not (m.group(1) or m.group(2)) for m in found)
+    # Class.method: indented, after `class Class`.
+    start = re.search(rf"^class {owner[0]}\b", source, re.M)
+    return start is not None and any(m.start() > start.start() and (m.group(1) or m.group(2)) for m in found)
+
+
+def test_every_hop_of_one_booktrip_names_a_function_that_exists() -> None:
+    match = re.search(r"\n### Follow one BookTrip\n(.*?)\n### ", README, re.S)
+    assert match, "README.md needs the 'Follow one BookTrip' map"
+    hops = HOP.findall(match.group(1))
+    assert len(hops) >= 10, hops
+    # A bare `Class.method` (no file) belongs to the file that a hop names for that class.
+    homes = {name.split(".")[0]: path for path, name in hops if "." in name}
+    bare = re.findall(rf"`((?:{'|'.join(homes)})\.[A-Za-z_]+)`", match.group(1))
+    hops += [(homes[name.split(".")[0]], name) for name in bare]
+    missing = [f"{path}: {name}" for path, name in hops if not _defines(path, name)]
+    assert not missing, f"the BookTrip map names functions that are not there: {missing}"
+    files = {path for path, _ in hops}
+    for path in (
+        "orchestrator/servicer.py",
+        "orchestrator/workflows.py",
+        "orchestrator/steps.py",
+        "orchestrator/activities.py",
+        "flight_svc/servicer.py",
+        "booking_runtime/ledger.py",
+    ):
+        assert path in files, f"the map skips {path}"
+
+
+def test_every_folder_of_the_repository_is_in_the_folder_table() -> None:
+    match = re.search(r"\n### The folders\n(.*?)\n### ", README, re.S)
+    assert match, "README.md needs 'The folders'"
+    named = set(re.findall(r"`([a-z_]+)/`", match.group(1)))
+    folders = {p.name for p in ROOT.iterdir() if p.is_dir() and not p.name.startswith(".")}
+    folders -= {"var", "tripbooking.egg-info", "__pycache__"}
+    assert folders <= named, f"folders the README's table does not describe: {sorted(folders - named)}"
+
+
+def test_readme_shows_the_demo_as_it_prints() -> None:
+    match = re.search(r"\n### What `make demo` prints\n.*?```\n(.*?)```", README, re.S)
+    assert match, "README.md needs the demo's output"
+    output = match.group(1)
+    for words in ("-> CONFIRMED", "SOLD_OUT", "flight COMPENSATED", "Nothing stays booked for this trip."):
+        assert words in output, words
+    # The lines the demo prints about compensation are its own words: keep them in step with the code.
+    assert "Nothing stays booked for this trip." in (ROOT / "scripts" / "demo.py").read_text()
+
+
+def test_readme_says_where_it_departs_from_temporal_samples() -> None:
+    match = re.search(r"\n## Where this departs from Temporal's samples, and why\n(.*?)\n## ", README, re.S)
+    assert match, "README.md needs 'Where this departs from Temporal's samples, and why'"
+    section = match.group(1)
+    for words in ("Local activities", "retry loop owned by the workflow", "sandbox off by default",
+                  "Every step undone", "cancel checkpoint"):  # fmt: skip
+        assert words in section, words

@@ -28,14 +28,14 @@ NOT_UTF8 = b"\x0a\x02\xc3\x28"
 
 
 async def raw_unary(channel: grpc.aio.Channel, method: str, body: bytes, timeout: float = 30) -> bytes:
-    call = channel.unary_unary(method, request_serializer=None, response_deserializer=None)
+    call: grpc.aio.UnaryUnaryMultiCallable[bytes, bytes] = channel.unary_unary(method)
     reply: bytes = await call(body, timeout=timeout)
     return reply
 
 
 async def raw_stream_first(channel: grpc.aio.Channel, method: str, body: bytes, timeout: float = 30) -> bytes:
     """The first message of a server stream sent raw bytes (or the error that ends it)."""
-    call = channel.unary_stream(method, request_serializer=None, response_deserializer=None)
+    call: grpc.aio.UnaryStreamMultiCallable[bytes, bytes] = channel.unary_stream(method)
     stream = call(body, timeout=timeout)
     try:
         async for reply in stream:

@@ -15,9 +15,9 @@ from google.protobuf.message import Message
 from google.rpc import error_details_pb2, status_pb2
 from grpc_reflection.v1alpha import reflection_pb2, reflection_pb2_grpc
 
-JsonDict = dict[str, Any]
+from booking_runtime import status_details
 
-_STATUS_DETAILS_KEY = "grpc-status-details-bin"
+JsonDict = dict[str, Any]
 
 D = TypeVar("D", bound=Message)
 
@@ -181,22 +181,12 @@ def json_int(reply: Mapping[str, object], name: str) -> int:
 
 def rich_status(error: grpc.aio.AioRpcError) -> status_pb2.Status | None:
     """The google.rpc.Status a server attached to a failed call, if any."""
-    metadata: Any = error.trailing_metadata() or ()
-    for key, value in metadata:
-        if key == _STATUS_DETAILS_KEY:
-            return status_pb2.Status.FromString(value)
-    return None
+    return status_details.rich_status(error)
 
 
 def _detail(error: grpc.aio.AioRpcError, cls: type[D]) -> D | None:
     """The first detail of type `cls` in the rich status of a failed call, if any."""
-    status = rich_status(error)
-    for detail in status.details if status else ():
-        if detail.Is(cls.DESCRIPTOR):
-            found = cls()
-            detail.Unpack(found)
-            return found
-    return None
+    return status_details.detail(error, cls)
 
 
 def error_info(error: grpc.aio.AioRpcError) -> error_details_pb2.ErrorInfo | None:
