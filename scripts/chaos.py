@@ -217,7 +217,7 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         log_dir=run_dir / "logs",
         env={"TRIP_STEP_BUDGET_SECONDS": f"{config.step_budget:g}", **databases.env()},
         scale=config.scale,
-        postgres_dsn=databases.dsn,
+        postgres_dsn=databases.dsn if config.replicas > 1 else None,  # one of each: as it always ran
     )
     stack = Stack(options)
     chaos: ChaosStack | None = None

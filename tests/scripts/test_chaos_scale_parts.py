@@ -21,6 +21,7 @@ from scripts.chaos_observe import Observed
 from scripts.chaos_plan import (
     KILL_NODE,
     KILL_TEMPORAL_AND_WORKER,
+    FaultEvent,
     PlanOptions,
     fault_events,
     instance_name,
@@ -32,7 +33,7 @@ from scripts.stack_scale import instance_names
 from tests.scripts.test_chaos_parts import PLANS, _observed, _rows, _trip
 
 
-def _events(options: PlanOptions, lane: str, count: int = 200) -> list:  # type: ignore[type-arg]
+def _events(options: PlanOptions, lane: str, count: int = 200) -> list[FaultEvent]:
     return list(itertools.islice(fault_events(options, lane), count))
 
 
