@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable, Sequence
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -32,6 +32,10 @@ SETTLED = frozenset(
     {"TRIP_STATUS_CONFIRMED", "TRIP_STATUS_FAILED", "TRIP_STATUS_CANCELLED", "TRIP_STATUS_COMPLETED"}
 )
 CAPACITY_FIELD = {"flight": "seats", "hotel": "rooms", "cab": "cabs_per_hour"}
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# How long a read keeps retrying a refusal: e.g. a PostgreSQL server shared with other work that is
+# out of connections for a while ("too many clients"), which a service answers UNAVAILABLE.
+READ_PATIENCE = 120.0
 T = TypeVar("T")
 
 
@@ -192,8 +196,39 @@ async def workflow_runs(client: Client) -> dict[str, int]:
     return dict(runs)
 
 
+async def patiently(call: Callable[[], Awaitable[T]], retry: Callable[[BaseException], bool]) -> T:
+    """`call()`, again while it fails with an error `retry` accepts, for up to READ_PATIENCE seconds."""
+    give_up = time.monotonic() + READ_PATIENCE
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except Exception as err:
+            if not retry(err) or time.monotonic() > give_up:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(2.0, delay * 2)
+
+
+def retryable_rpc(err: BaseException) -> bool:
+    return isinstance(err, grpc.aio.AioRpcError) and err.code() in RETRYABLE
+
+
+def _refused(err: BaseException) -> bool:
+    """A database error or a connection that failed (the read is then made again from the start)."""
+    return isinstance(err, sa.exc.DBAPIError | OSError)
+
+
 async def read_tables(service: str, target: str, observed: Observed) -> None:
     """The service's bookings, inventory and catalog, straight from its database."""
+    found = await patiently(lambda: _read_tables(service, target), _refused)
+    observed.rows.extend(found.rows)
+    observed.taken.update(found.taken)
+    observed.capacity.update(found.capacity)
+
+
+async def _read_tables(service: str, target: str) -> Observed:
+    observed = Observed()
     db = Database(target, schema=service)
     try:
         async with db.read() as conn:
@@ -213,6 +248,7 @@ async def read_tables(service: str, target: str, observed: Observed) -> None:
                 observed.capacity[(service, row["item_id"])] = int(row["data"][CAPACITY_FIELD[service]])
     finally:
         await db.close()
+    return observed
 
 
 def slots_touched(observed: Observed) -> set[Slot]:
@@ -239,7 +275,8 @@ async def read_search(
     cabs = cab_pb2_grpc.CabServiceStub(channels["cab"])
 
     async def flight_day(day: str) -> None:
-        reply = await flights.SearchFlights(flight_pb2.SearchFlightsRequest(date=day), timeout=20)
+        request = flight_pb2.SearchFlightsRequest(date=day)
+        reply = await patiently(lambda: flights.SearchFlights(request, timeout=20), retryable_rpc)
         levels = {f.flight_number: f.seats_available for f in reply.flights}
         for service, resource, slot in slots:
             if service == "flight" and slot == day:
@@ -247,18 +284,16 @@ async def read_search(
 
     async def hotel_night(night: str) -> None:
         check_out = (date.fromisoformat(night) + timedelta(days=1)).isoformat()
-        reply = await hotels.SearchHotels(
-            hotel_pb2.SearchHotelsRequest(check_in=night, check_out=check_out), timeout=20
-        )
+        request = hotel_pb2.SearchHotelsRequest(check_in=night, check_out=check_out)
+        reply = await patiently(lambda: hotels.SearchHotels(request, timeout=20), retryable_rpc)
         levels = {h.hotel_id: h.rooms_available for h in reply.hotels}
         for service, resource, slot in slots:
             if service == "hotel" and slot == night:
                 search[(service, resource, slot)] = levels.get(resource)
 
     async def cab_hour(city: str, hour: str) -> None:
-        reply = await cabs.SearchCabs(
-            cab_pb2.SearchCabsRequest(city=city, pickup_time=f"{hour}:00:00Z"), timeout=20
-        )
+        request = cab_pb2.SearchCabsRequest(city=city, pickup_time=f"{hour}:00:00Z")
+        reply = await patiently(lambda: cabs.SearchCabs(request, timeout=20), retryable_rpc)
         search[("cab", city, hour)] = reply.cabs_available
 
     calls: list[Awaitable[None]] = []

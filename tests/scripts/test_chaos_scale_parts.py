@@ -13,11 +13,12 @@ import itertools
 import json
 from pathlib import Path
 
+import grpc
 import pytest
 
 from scripts.chaos import parse_args
 from scripts.chaos_invariants import check_all
-from scripts.chaos_observe import Observed
+from scripts.chaos_observe import Observed, patiently, retryable_rpc
 from scripts.chaos_plan import (
     KILL_NODE,
     KILL_TEMPORAL_AND_WORKER,
@@ -151,3 +152,26 @@ def test_the_report_lists_who_did_work() -> None:
     lines = work_lines({"flight-2": {"bookings": 3, "cancels": 1}, "worker": {"workflow tasks": 9}})
     assert lines[1].split() == ["flight-2", "bookings", "3,", "cancels", "1"]
     assert lines[2].split() == ["worker", "workflow", "tasks", "9"]
+
+
+async def test_reads_retry_a_refusal_and_nothing_else() -> None:
+    """Six replicas on a PostgreSQL shared with other work can find it out of connections for a while:
+    the check's reads retry what a service answers UNAVAILABLE (send it again), never other errors."""
+
+    def error(code: grpc.StatusCode) -> grpc.aio.AioRpcError:
+        return grpc.aio.AioRpcError(code, grpc.aio.Metadata(), grpc.aio.Metadata(), "too many clients", "")
+
+    answers: list[object] = [error(grpc.StatusCode.UNAVAILABLE), error(grpc.StatusCode.UNAVAILABLE), 7]
+
+    async def call() -> int:
+        answer = answers.pop(0)
+        if isinstance(answer, Exception):
+            raise answer
+        assert isinstance(answer, int)
+        return answer
+
+    assert await patiently(call, retryable_rpc) == 7
+    answers[:] = [error(grpc.StatusCode.INVALID_ARGUMENT), 7]
+    with pytest.raises(grpc.aio.AioRpcError):
+        await patiently(call, retryable_rpc)
+    assert answers == [7]
