@@ -6,6 +6,9 @@ random moments, trips aimed at a nearly sold-out hotel) and the faults: SIGKILL 
 booking service, the worker, the API and the Temporal dev server (back on its db file and port), the
 Temporal server and the worker killed close together, services restarted with lost requests or lost
 replies (their *_FAULT_* variables), and graceful restarts (SIGTERM) of the services and the API.
+With `--replicas/--workers/--apis` the stack is scaled out (docs/deploy.md): the services' replicas
+share the run's PostgreSQL database, the clients spread their calls over every API, each fault hits
+one replica, worker or API, and the run also checks that every one of them did work.
 Clients retry only UNAVAILABLE and DEADLINE_EXCEEDED, with the same request. Once the faults stop and
 the trips settle, the checks of scripts/chaos_invariants.py run; the table goes to stdout, every detail
 to a JSON report, and the exit code is 1 when an invariant broke.
@@ -13,6 +16,7 @@ to a JSON report, and the exit code is 1 when an invariant broke.
     python -m scripts.chaos                            # 300 trips, seed 7
     python -m scripts.chaos --trips 1000 --seed 7      # what issue 8's fix is proven with
     make chaos ARGS="--trips 1000 --seed 7 --db postgres"
+    make chaos ARGS="--replicas 2 --workers 2 --apis 2"   # scaled out, single replicas killed
 """
 
 from __future__ import annotations
@@ -48,7 +52,9 @@ from scripts.chaos_plan import (
 )
 from scripts.chaos_report import answer_counts, render, trip_counts, write
 from scripts.chaos_stack import ChaosStack
+from scripts.chaos_work import observe_work
 from scripts.stack import Stack, StackOptions, StackPorts
+from scripts.stack_scale import Scale, instance_names
 from scripts.stack_temporal import ROOT, wait_temporal_ready
 
 
@@ -68,12 +74,30 @@ class ChaosConfig:
     report: Path | None = None
     state_dir: Path | None = None
     quiet: bool = False
+    replicas: int = 1  # of each booking service; more than one needs PostgreSQL
+    workers: int = 1
+    apis: int = 1
     plan: PlanOptions = field(init=False)
 
     def __post_init__(self) -> None:
+        if min(self.replicas, self.workers, self.apis) < 1:
+            raise ValueError("--replicas, --workers and --apis must be at least 1")
+        if self.replicas > 1 and self.db == "sqlite":
+            raise ValueError("replicas of a service share one database: --replicas needs PostgreSQL")
         self.plan = PlanOptions(
-            trips=self.trips, seed=self.seed, fault_interval=self.fault_interval, kinds=self.kinds
+            trips=self.trips,
+            seed=self.seed,
+            fault_interval=self.fault_interval,
+            kinds=self.kinds,
+            replicas=self.replicas,
+            workers=self.workers,
+            apis=self.apis,
         )
+
+    @property
+    def scale(self) -> Scale:
+        r = self.replicas
+        return Scale(flight=r, hotel=r, cab=r, workers=self.workers, apis=self.apis)
 
 
 def parse_args(argv: list[str] | None = None) -> ChaosConfig:
@@ -123,6 +147,15 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         "--state-dir", type=Path, default=None, help="databases and logs (default var/chaos/<run>)"
     )
     parser.add_argument("--quiet", action="store_true", help="only the final table")
+    scale = parser.add_argument_group("scale-out (docs/deploy.md)")
+    scale.add_argument(
+        "--replicas",
+        type=int,
+        default=1,
+        help="replicas of each booking service, on the run's PostgreSQL database (default 1)",
+    )
+    scale.add_argument("--workers", type=int, default=1, help="workers (default 1)")
+    scale.add_argument("--apis", type=int, default=1, help="TripService API servers (default 1)")
     args = parser.parse_args(argv)
     kinds = tuple(k.strip() for k in args.faults.split(",") if k.strip())
     unknown = [k for k in kinds if k not in FAULT_KINDS]
@@ -130,6 +163,13 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         parser.error(f"unknown fault kinds {unknown}; choose from {', '.join(FAULT_KINDS)}")
     if args.trips < 1 or args.concurrency < 1:
         parser.error("--trips and --concurrency must be at least 1")
+    try:
+        return _config(args, kinds)
+    except ValueError as err:
+        parser.error(str(err))
+
+
+def _config(args: argparse.Namespace, kinds: tuple[str, ...]) -> ChaosConfig:
     return ChaosConfig(
         trips=args.trips,
         seed=args.seed,
@@ -144,6 +184,9 @@ def parse_args(argv: list[str] | None = None) -> ChaosConfig:
         report=args.report,
         state_dir=args.state_dir,
         quiet=args.quiet,
+        replicas=args.replicas,
+        workers=args.workers,
+        apis=args.apis,
     )
 
 
@@ -165,12 +208,16 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
     report_path = config.report or run_dir / "report.json"
     seconds: dict[str, float] = {}
     began = time.monotonic()
-    databases = await open_databases(config.db, run_dir)
+    scaled = config.plan.scaled
+    # Replicas share one database: "auto" must then find PostgreSQL (or fail saying so).
+    databases = await open_databases("postgres" if config.replicas > 1 else config.db, run_dir)
     options = StackOptions(
         ports=StackPorts.free(),
         state_dir=run_dir,
         log_dir=run_dir / "logs",
         env={"TRIP_STEP_BUDGET_SECONDS": f"{config.step_budget:g}", **databases.env()},
+        scale=config.scale,
+        postgres_dsn=databases.dsn if config.replicas > 1 else None,  # one of each: as it always ran
     )
     stack = Stack(options)
     chaos: ChaosStack | None = None
@@ -182,13 +229,13 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         chaos = ChaosStack(stack)
         plans = plan_trips(config.plan, datetime.now(UTC).date(), Catalogs.load())
         clients = TripClients(
-            stack.addresses["api"],
+            stack.instance_addresses("api"),
             concurrency=config.concurrency,
             rate=config.rate,
             patience=config.patience,
             seed=config.seed,
         )
-        log = FaultLog()
+        log = FaultLog(scaled=scaled)
         injector = FaultInjector(
             chaos,
             [fault_events(config.plan, lane) for lane in FAULT_LANES],
@@ -212,9 +259,13 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         settling = time.monotonic()
         say("chaos: faults stopped; waiting for every trip to settle")
         observed = observe.Observed()
-        async with grpc.aio.insecure_channel(stack.addresses["api"]) as api:
-            stub = trip_pb2_grpc.TripServiceStub(api)
-            observed.trips = await observe.settle(stub, [p.request_id for p in plans], config.settle_timeout)
+        apis = [grpc.aio.insecure_channel(address) for address in stack.instance_addresses("api")]
+        try:
+            stubs = [trip_pb2_grpc.TripServiceStub(api) for api in apis]
+            observed.trips = await observe.settle(stubs, [p.request_id for p in plans], config.settle_timeout)
+        finally:
+            for api in apis:
+                await api.close(None)
         seconds["settle"] = time.monotonic() - settling
 
         checking = time.monotonic()
@@ -222,12 +273,17 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         observed.runs = await observe.workflow_runs(client)
         for service in SERVICES:
             await observe.read_tables(service, databases.targets[service], observed)
-        channels = {s: grpc.aio.insecure_channel(stack.addresses[s]) for s in SERVICES}
-        try:
-            await observe.read_search(channels, observe.slots_touched(observed), observed)
-        finally:
-            for channel in channels.values():
-                await channel.close(None)
+        await _read_search(stack, observed)
+        if scaled:
+            observed.work = await observe_work(
+                client,
+                run_dir / "logs",
+                {s: [name for name, _ in stack.instances[s]] for s in SERVICES},
+                instance_names("worker", config.workers),
+                [name for name, _ in stack.instances["api"]],
+                [p.trip_id for p in plans],
+                chaos.pid_names,
+            )
         invariants = check_all(plans, clients.answers, observed)
         seconds["check"] = time.monotonic() - checking
     finally:
@@ -253,6 +309,11 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
             "fault_kinds": list(config.kinds),
             "started_utc": stamp,
             "state_dir": str(run_dir),
+            **(
+                {"scale": {"replicas": config.replicas, "workers": config.workers, "apis": config.apis}}
+                if scaled
+                else {}
+            ),
         },
         "seconds": {k: round(v, 1) for k, v in seconds.items()},
         "faults": {
@@ -272,10 +333,29 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         "held": all(inv.held for inv in invariants),
         "report_path": str(report_path),
         "final_answers": [a.to_json() for a in clients.answers if a.code != "OK"],
+        **({"work": observed.work} if scaled else {}),
     }
     write(report_path, report)
     print(render(report, invariants), flush=True)
     return (0 if report["held"] else 1), report, invariants
+
+
+async def _read_search(stack: Stack, observed: observe.Observed) -> None:
+    """Search on every replica of each service: the first into `observed.search`, the others beside it."""
+    slots = observe.slots_touched(observed)
+    replicas = list(zip(*(stack.instances[s] for s in SERVICES), strict=False))
+    for number, row in enumerate(replicas):
+        channels = {
+            s: grpc.aio.insecure_channel(address) for s, (_, address) in zip(SERVICES, row, strict=True)
+        }
+        into: dict[observe.Slot, int | None] | None = None if number == 0 else {}
+        try:
+            await observe.read_search(channels, slots, observed, into)
+        finally:
+            for channel in channels.values():
+                await channel.close(None)
+        if into is not None:
+            observed.replica_search.update({name: into for name, _ in row})
 
 
 async def _interruptible(config: ChaosConfig) -> int:

@@ -3,15 +3,17 @@ CancelTrip, sent to the API as DESIGN.md tells a client to.
 
 A client retries only UNAVAILABLE and DEADLINE_EXCEEDED, always with the same request, and keeps the
 last answer of each logical call as its final answer, which the invariant checker then judges. All
-clients share one channel; a semaphore bounds how many trips are in flight.
+clients share one channel per API; with several APIs each attempt goes to the next one in turn (so a
+retry after an API died goes to another). A semaphore bounds how many trips are in flight.
 """
 
 from __future__ import annotations
 
 import asyncio
+import itertools
 import random
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -90,9 +92,14 @@ def _reason(err: grpc.aio.AioRpcError) -> str:
 class TripClients:
     """Sends every trip of a plan; `answers` holds each logical call's final answer."""
 
-    def __init__(self, address: str, *, concurrency: int, rate: float, patience: float, seed: int) -> None:
-        self._channel = grpc.aio.insecure_channel(address, options=CHANNEL_OPTIONS)
-        self._stub = trip_pb2_grpc.TripServiceStub(self._channel)
+    def __init__(
+        self, addresses: Sequence[str], *, concurrency: int, rate: float, patience: float, seed: int
+    ) -> None:
+        self._channels = [grpc.aio.insecure_channel(a, options=CHANNEL_OPTIONS) for a in addresses]
+        self._stubs: list[trip_pb2_grpc.TripServiceAsyncStub] = [
+            trip_pb2_grpc.TripServiceStub(channel) for channel in self._channels
+        ]
+        self._turn = itertools.count()
         self._slots = asyncio.Semaphore(concurrency)
         self._patience = patience
         self._rate = rate  # trips started per second (0: as fast as the concurrency allows)
@@ -102,7 +109,12 @@ class TripClients:
         self.finished = 0
 
     async def close(self) -> None:
-        await self._channel.close(None)
+        for channel in self._channels:
+            await channel.close(None)
+
+    def _stub(self) -> trip_pb2_grpc.TripServiceAsyncStub:
+        """The API for the next attempt: every API in turn."""
+        return self._stubs[next(self._turn) % len(self._stubs)]
 
     async def run(self, plans: list[TripPlan]) -> None:
         """Start trip i at i / rate seconds, to spread trips over the faults; `concurrency` at a time."""
@@ -138,7 +150,7 @@ class TripClients:
         )
 
         async def call() -> None:
-            reply = await self._stub.BookTrip(request, timeout=BOOK_TIMEOUT)
+            reply = await self._stub().BookTrip(request, timeout=BOOK_TIMEOUT)
             answer.trip_id = reply.trip_id
             answer.status = trip_pb2.TripStatus.Name(reply.trip.status)
 
@@ -156,7 +168,7 @@ class TripClients:
         request = trip_pb2.CancelTripRequest(trip_id=plan.trip_id, reason="chaos: customer cancelled")
 
         async def call() -> None:
-            reply = await self._stub.CancelTrip(request, timeout=CANCEL_TIMEOUT)
+            reply = await self._stub().CancelTrip(request, timeout=CANCEL_TIMEOUT)
             answer.trip_id = reply.trip_id
             answer.status = trip_pb2.TripStatus.Name(reply.status)
 

@@ -22,7 +22,6 @@ from scripts.chaos_plan import (
     RESTART_API,
     RESTART_SERVICE,
     SERVICE_FAULTS,
-    SERVICES,
     FaultEvent,
 )
 from scripts.chaos_stack import ChaosStack
@@ -34,6 +33,7 @@ class FaultLog:
 
     started: float = field(default_factory=time.monotonic)
     events: list[dict[str, Any]] = field(default_factory=list)
+    scaled: bool = False  # several replicas, workers or APIs: each entry names the processes hit
 
     def add(self, event: FaultEvent, began: float, error: str = "") -> None:
         entry: dict[str, Any] = {
@@ -50,6 +50,8 @@ class FaultLog:
             entry.update(again=event.again, down_again=event.down_again)
         if event.kind == KILL_NODE:
             entry.update(service_down=event.service_down)
+        if self.scaled:
+            entry.update(processes=event.victims)
         if error:
             entry["error"] = error
         self.events.append(entry)
@@ -119,45 +121,46 @@ class FaultInjector:
 
     async def _apply(self, event: FaultEvent) -> None:
         chaos = self._chaos
+        victims = event.victims  # child names: one replica, worker or API of a scaled stack
         if event.kind in (KILL_SERVICE, KILL_WORKER, KILL_API, KILL_TEMPORAL):
-            await chaos.kill_and_restart(event.target, event.down)
+            await chaos.kill_and_restart(victims[0], event.down)
             if event.again:
                 await asyncio.sleep(event.again)
-                await chaos.kill_and_restart(event.target, event.down_again)
+                await chaos.kill_and_restart(victims[0], event.down_again)
         elif event.kind in (RESTART_SERVICE, RESTART_API):
-            await chaos.stop_and_restart(event.target, event.down)
+            await chaos.stop_and_restart(victims[0], event.down)
         elif event.kind == SERVICE_FAULTS:
-            hold = self._holds.pop(event.target, None)
+            replica = victims[0]
+            hold = self._holds.pop(replica, None)
             if hold is not None:
                 hold.cancel()
-            await chaos.set_faults(event.target, event.env())
-            self._holds[event.target] = asyncio.create_task(self._clear_later(event.target, event.down))
+            await chaos.set_faults(replica, event.env())
+            self._holds[replica] = asyncio.create_task(self._clear_later(replica, event.down))
         elif event.kind == KILL_TEMPORAL_AND_WORKER:
-            first, second = (
-                ("worker", "temporal") if event.order == "worker-first" else ("temporal", "worker")
-            )
-            async with chaos.lock("temporal"), chaos.lock("worker"):
+            first, second = victims
+            worker = first if second == "temporal" else second
+            async with chaos.lock("temporal"), chaos.lock(worker):
                 await chaos.kill(first)
                 await asyncio.sleep(event.between)
                 await chaos.kill(second)
                 await asyncio.sleep(event.down)
                 await chaos.restart("temporal")
-                await chaos.restart("worker")
+                await chaos.restart(worker)
         elif event.kind == KILL_NODE:
-            service = event.target.removeprefix("node+")
-            async with chaos.lock("temporal"), chaos.lock("worker"), chaos.lock(service):
-                await asyncio.gather(chaos.kill("temporal"), chaos.kill("worker"), chaos.kill(service))
+            temporal, worker, service = victims
+            async with chaos.lock(temporal), chaos.lock(worker), chaos.lock(service):
+                await asyncio.gather(chaos.kill(temporal), chaos.kill(worker), chaos.kill(service))
                 await asyncio.sleep(event.down)
-                await chaos.restart("temporal")
-                await chaos.restart("worker")
+                await chaos.restart(temporal)
+                await chaos.restart(worker)
                 await asyncio.sleep(event.service_down)
                 await chaos.restart(service)
         else:
             raise ValueError(f"unknown fault kind {event.kind!r}")
 
-    async def _clear_later(self, service: str, after: float) -> None:
+    async def _clear_later(self, replica: str, after: float) -> None:
         await asyncio.sleep(after)
-        await self._chaos.set_faults(service, {})
+        await self._chaos.set_faults(replica, {})
 
     async def _calm(self) -> None:
         """No more faults: cancel pending holds, restart faulty services clean, revive anything dead."""
@@ -165,8 +168,8 @@ class FaultInjector:
             task.cancel()
         if self._holds:
             await asyncio.wait(self._holds.values())  # never raises the tasks' own errors
-        for service in SERVICES:
-            if service in self._chaos.fault_env:
-                await self._chaos.set_faults(service, {})
+        for replica in self._chaos.names():
+            if replica in self._chaos.fault_env:
+                await self._chaos.set_faults(replica, {})
         for name in await self._chaos.revive():
             self._say(f"chaos: {name} had died on its own; restarted")

@@ -15,6 +15,9 @@ other error code is a *failure answer*: it tells the client the call did not hap
   it says so (FAILED_PRECONDITION "... already ended CANCELLED", for a retry of a cancel that worked).
 Separately, UNKNOWN, INTERNAL and CANCELLED are never a final answer (DESIGN.md: an outcome the server
 does not know is UNAVAILABLE): every such answer breaks `documented_codes`, whatever the trip did.
+
+A scaled run (several replicas, workers or APIs) also asks Search of every replica, and checks that
+every replica, worker and API did work (`every_process_did_work`, from scripts/chaos_work.py).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from typing import Any
 from scripts.chaos_clients import Answer
 from scripts.chaos_observe import SETTLED, BookingRow, Observed, TripView
 from scripts.chaos_plan import TripPlan
+from scripts.chaos_work import WORK_NEEDED
 
 HOLDING = frozenset({"TRIP_STATUS_CONFIRMED", "TRIP_STATUS_COMPLETED"})
 ENDED_EMPTY = frozenset({"TRIP_STATUS_FAILED", "TRIP_STATUS_CANCELLED"})
@@ -70,6 +74,11 @@ def held_everything(trip: TripView) -> bool:
 
 
 def check_all(plans: Sequence[TripPlan], answers: Sequence[Answer], observed: Observed) -> list[Invariant]:
+    scaled = [every_process_did_work(observed)] if observed.work else []
+    return [*_checks(plans, answers, observed), *scaled]
+
+
+def _checks(plans: Sequence[TripPlan], answers: Sequence[Answer], observed: Observed) -> list[Invariant]:
     return [
         one_trip_per_request(plans, answers, observed),
         trips_settled(observed),
@@ -235,7 +244,13 @@ def inventory_adds_up(observed: Observed) -> Invariant:
         free = capacity - held[key]
         taken = observed.taken.get(key, 0)
         shown = observed.search.get(key)
-        if free < 0 or capacity - taken != free or shown != free:
+        # Each further replica of a scaled run must show the same (it reads the same database).
+        others = {
+            name: view.get(key)
+            for name, view in observed.replica_search.items()
+            if name.startswith(f"{service}-") and view.get(key) != free
+        }
+        if free < 0 or capacity - taken != free or shown != free or others:
             inv.fail(
                 slot=list(key),
                 capacity=capacity,
@@ -244,7 +259,25 @@ def inventory_adds_up(observed: Observed) -> Invariant:
                 inventory_taken=taken,
                 search_shows=shown,
                 rows_of_no_confirmed_trip=strays[key][:10],
+                **({"search_on_other_replicas": others} if others else {}),
             )
+    return inv
+
+
+def every_process_did_work(observed: Observed) -> Invariant:
+    """Scaled runs only: no replica, worker or API sat idle (the scale-out is then really exercised)."""
+    inv = Invariant(
+        "every_process_did_work",
+        "every service replica booked (its call log), every worker completed workflow tasks (the "
+        "trips' histories), every API answered BookTrip and GetTrip (its call log)",
+    )
+    for name, counts in sorted(observed.work.items()):
+        if name == "other":
+            continue
+        inv.checked += 1
+        idle = sorted(what for what, count in counts.items() if what in WORK_NEEDED and count <= 0)
+        if idle:
+            inv.fail(process=name, idle=idle, work=counts)
     return inv
 
 

@@ -1,6 +1,7 @@
-"""What a chaos run finds once the faults have stopped: the trips (GetTrip), the workflow runs
-(Temporal visibility), the rows of each service's tables (read straight from its database through
-booking_runtime.storage), and what Search shows for every slot those rows touch.
+"""What a chaos run finds once the faults have stopped: the trips (GetTrip, over every API), the workflow
+runs (Temporal visibility), the rows of each service's tables (read straight from its database through
+booking_runtime.storage; the replicas of a service share it), and what Search shows for every slot those
+rows touch, asked of every replica.
 
 The result is plain data (`Observed`), so the invariant checker is a pure function of it.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections import Counter
-from collections.abc import Awaitable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 from typing import Any, TypeVar
@@ -31,6 +32,10 @@ SETTLED = frozenset(
     {"TRIP_STATUS_CONFIRMED", "TRIP_STATUS_FAILED", "TRIP_STATUS_CANCELLED", "TRIP_STATUS_COMPLETED"}
 )
 CAPACITY_FIELD = {"flight": "seats", "hotel": "rooms", "cab": "cabs_per_hour"}
+RETRYABLE = frozenset({grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED})
+# How long a read keeps retrying a refusal: e.g. a PostgreSQL server shared with other work that is
+# out of connections for a while ("too many clients"), which a service answers UNAVAILABLE.
+READ_PATIENCE = 120.0
 T = TypeVar("T")
 
 
@@ -126,6 +131,10 @@ class Observed:
     taken: dict[Slot, int] = field(default_factory=dict)  # the inventory table's `taken`
     capacity: dict[tuple[str, str], int] = field(default_factory=dict)  # (service, resource) -> catalog
     search: dict[Slot, int | None] = field(default_factory=dict)  # what Search shows (None: not listed)
+    # Scaled runs: what Search shows on each further replica (`flight-2`, ...); the first is `search`.
+    replica_search: dict[str, dict[Slot, int | None]] = field(default_factory=dict)
+    # Scaled runs: the work each process did (scripts/chaos_work.py): name -> {what: how many}.
+    work: dict[str, dict[str, int]] = field(default_factory=dict)
 
 
 async def bounded(calls: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:
@@ -139,10 +148,16 @@ async def bounded(calls: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:
     return await asyncio.gather(*(one(c) for c in calls))
 
 
-async def get_trip(stub: trip_pb2_grpc.TripServiceAsyncStub, trip_id: str) -> TripView | None:
-    """GetTrip, retried while the API or Temporal is not answering; None for NOT_FOUND."""
+async def get_trip(
+    stubs: Sequence[trip_pb2_grpc.TripServiceAsyncStub], trip_id: str, first: int = 0
+) -> TripView | None:
+    """GetTrip, retried while the API or Temporal is not answering; None for NOT_FOUND.
+
+    Attempt i goes to API `first + i` (of several), so the reads spread over every API.
+    """
     delay = 0.2
-    for _ in range(60):
+    for attempt in range(60):
+        stub = stubs[(first + attempt) % len(stubs)]
         try:
             return TripView.from_proto(
                 await stub.GetTrip(trip_pb2.GetTripRequest(trip_id=trip_id), timeout=20)
@@ -158,14 +173,14 @@ async def get_trip(stub: trip_pb2_grpc.TripServiceAsyncStub, trip_id: str) -> Tr
 
 
 async def settle(
-    stub: trip_pb2_grpc.TripServiceAsyncStub, request_ids: list[str], timeout: float
+    stubs: Sequence[trip_pb2_grpc.TripServiceAsyncStub], request_ids: list[str], timeout: float
 ) -> dict[str, TripView | None]:
     """Read every trip until none is BOOKING or COMPENSATING, or `timeout` passes (then as they are)."""
     trips: dict[str, TripView | None] = {}
     pending = list(request_ids)
     deadline = time.monotonic() + timeout
     while True:
-        found = await bounded(get_trip(stub, f"trip-{r}") for r in pending)
+        found = await bounded(get_trip(stubs, f"trip-{r}", i) for i, r in enumerate(pending))
         trips.update(zip(pending, found, strict=True))
         pending = [r for r, trip in zip(pending, found, strict=True) if trip and trip.status not in SETTLED]
         if not pending or time.monotonic() > deadline:
@@ -181,8 +196,39 @@ async def workflow_runs(client: Client) -> dict[str, int]:
     return dict(runs)
 
 
+async def patiently(call: Callable[[], Awaitable[T]], retry: Callable[[BaseException], bool]) -> T:
+    """`call()`, again while it fails with an error `retry` accepts, for up to READ_PATIENCE seconds."""
+    give_up = time.monotonic() + READ_PATIENCE
+    delay = 0.2
+    while True:
+        try:
+            return await call()
+        except Exception as err:
+            if not retry(err) or time.monotonic() > give_up:
+                raise
+        await asyncio.sleep(delay)
+        delay = min(2.0, delay * 2)
+
+
+def retryable_rpc(err: BaseException) -> bool:
+    return isinstance(err, grpc.aio.AioRpcError) and err.code() in RETRYABLE
+
+
+def _refused(err: BaseException) -> bool:
+    """A database error or a connection that failed (the read is then made again from the start)."""
+    return isinstance(err, sa.exc.DBAPIError | OSError)
+
+
 async def read_tables(service: str, target: str, observed: Observed) -> None:
     """The service's bookings, inventory and catalog, straight from its database."""
+    found = await patiently(lambda: _read_tables(service, target), _refused)
+    observed.rows.extend(found.rows)
+    observed.taken.update(found.taken)
+    observed.capacity.update(found.capacity)
+
+
+async def _read_tables(service: str, target: str) -> Observed:
+    observed = Observed()
     db = Database(target, schema=service)
     try:
         async with db.read() as conn:
@@ -202,6 +248,7 @@ async def read_tables(service: str, target: str, observed: Observed) -> None:
                 observed.capacity[(service, row["item_id"])] = int(row["data"][CAPACITY_FIELD[service]])
     finally:
         await db.close()
+    return observed
 
 
 def slots_touched(observed: Observed) -> set[Slot]:
@@ -212,34 +259,42 @@ def slots_touched(observed: Observed) -> set[Slot]:
     return slots
 
 
-async def read_search(channels: dict[str, grpc.aio.Channel], slots: set[Slot], observed: Observed) -> None:
-    """What each service's Search shows for every slot: one call per flight date, night, or city hour."""
+async def read_search(
+    channels: dict[str, grpc.aio.Channel],
+    slots: set[Slot],
+    observed: Observed,
+    into: dict[Slot, int | None] | None = None,
+) -> None:
+    """What each service's Search shows for every slot: one call per flight date, night, or city hour.
+
+    Into `observed.search`, or `into` (one replica's view, when each replica is asked alone).
+    """
+    search = observed.search if into is None else into
     flights = flight_pb2_grpc.FlightServiceStub(channels["flight"])
     hotels = hotel_pb2_grpc.HotelServiceStub(channels["hotel"])
     cabs = cab_pb2_grpc.CabServiceStub(channels["cab"])
 
     async def flight_day(day: str) -> None:
-        reply = await flights.SearchFlights(flight_pb2.SearchFlightsRequest(date=day), timeout=20)
+        request = flight_pb2.SearchFlightsRequest(date=day)
+        reply = await patiently(lambda: flights.SearchFlights(request, timeout=20), retryable_rpc)
         levels = {f.flight_number: f.seats_available for f in reply.flights}
         for service, resource, slot in slots:
             if service == "flight" and slot == day:
-                observed.search[(service, resource, slot)] = levels.get(resource)
+                search[(service, resource, slot)] = levels.get(resource)
 
     async def hotel_night(night: str) -> None:
         check_out = (date.fromisoformat(night) + timedelta(days=1)).isoformat()
-        reply = await hotels.SearchHotels(
-            hotel_pb2.SearchHotelsRequest(check_in=night, check_out=check_out), timeout=20
-        )
+        request = hotel_pb2.SearchHotelsRequest(check_in=night, check_out=check_out)
+        reply = await patiently(lambda: hotels.SearchHotels(request, timeout=20), retryable_rpc)
         levels = {h.hotel_id: h.rooms_available for h in reply.hotels}
         for service, resource, slot in slots:
             if service == "hotel" and slot == night:
-                observed.search[(service, resource, slot)] = levels.get(resource)
+                search[(service, resource, slot)] = levels.get(resource)
 
     async def cab_hour(city: str, hour: str) -> None:
-        reply = await cabs.SearchCabs(
-            cab_pb2.SearchCabsRequest(city=city, pickup_time=f"{hour}:00:00Z"), timeout=20
-        )
-        observed.search[("cab", city, hour)] = reply.cabs_available
+        request = cab_pb2.SearchCabsRequest(city=city, pickup_time=f"{hour}:00:00Z")
+        reply = await patiently(lambda: cabs.SearchCabs(request, timeout=20), retryable_rpc)
+        search[("cab", city, hour)] = reply.cabs_available
 
     calls: list[Awaitable[None]] = []
     calls += [flight_day(day) for day in sorted({slot for v, _, slot in slots if v == "flight"})]

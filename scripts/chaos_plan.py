@@ -10,12 +10,14 @@ from __future__ import annotations
 import json
 import random
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 from tripbooking.trip.v1 import trip_pb2
+
+from scripts.stack_scale import instance_names
 
 ROOT = Path(__file__).resolve().parent.parent
 # A hotel with two rooms: the trips of a contended group ask for more nights there than it has rooms.
@@ -63,6 +65,17 @@ FAULT_METHODS = {
 }
 
 
+def instance_name(part: str, number: int) -> str:
+    """The stack's name of instance `number` (from 1) of a part: `flight`, `flight-2`, ..."""
+    return instance_names(part, number)[number - 1]
+
+
+def part_of(name: str) -> str:
+    """`flight-2` -> `flight`, `worker` -> `worker`: the part a child of the stack is an instance of."""
+    part, _, number = name.rpartition("-")
+    return part if part and number.isdigit() else name
+
+
 def body_of(customer_id: str, flight: Any, hotel: Any) -> str:
     """What tells two bodies of one request_id apart (a changed body differs in customer and seats)."""
     return (
@@ -108,6 +121,32 @@ class FaultEvent:
     again: float = 0.0
     down_again: float = 0.0
     service_down: float = 0.0  # kill_node: how much longer than Temporal and the worker the service is down
+    # Scaled runs: which replica of the service or API (1: the first, named like the part itself) and
+    # which worker the fault hits; 1 in a run of one of each.
+    replica: int = 1
+    worker: int = 1
+
+    @property
+    def service(self) -> str:
+        """The booking service a services-lane fault or a node kill hits ("" for the others)."""
+        service = self.target.removeprefix("node+")
+        return service if service in SERVICES else ""
+
+    @property
+    def victims(self) -> list[str]:
+        """The processes (the stack's child names) the fault kills or restarts, in the order it does."""
+        worker = instance_name("worker", self.worker)
+        if self.kind == KILL_TEMPORAL:
+            return ["temporal"]
+        if self.kind == KILL_WORKER:
+            return [worker]
+        if self.kind in (KILL_API, RESTART_API):
+            return [instance_name("api", self.replica)]
+        if self.kind == KILL_TEMPORAL_AND_WORKER:
+            return ["temporal", worker] if self.order == "temporal-first" else [worker, "temporal"]
+        if self.kind == KILL_NODE:
+            return ["temporal", worker, instance_name(self.service, self.replica)]
+        return [instance_name(self.service, self.replica)]
 
     def env(self) -> dict[str, str]:
         """The fault variables of booking_runtime.config for a service_faults event."""
@@ -151,6 +190,13 @@ class PlanOptions:
     fault_interval: float = 3.0  # mean seconds between two faults of one lane
     kinds: Sequence[str] = FAULT_KINDS
     weights: dict[str, int] = field(default_factory=lambda: dict(FAULT_WEIGHTS))
+    replicas: int = 1  # replicas of each booking service
+    workers: int = 1
+    apis: int = 1
+
+    @property
+    def scaled(self) -> bool:
+        return max(self.replicas, self.workers, self.apis) > 1
 
 
 def plan_trips(options: PlanOptions, today: date, catalogs: Catalogs) -> list[TripPlan]:
@@ -216,8 +262,19 @@ def _plan(
 
 
 def fault_events(options: PlanOptions, lane: str) -> Iterator[FaultEvent]:
-    """The faults of one lane of a run, for as long as the run draws them (an endless seeded sequence)."""
+    """The faults of one lane of a run, for as long as the run draws them (an endless seeded sequence).
+
+    In a scaled run each fault hits one replica, one API and one worker, drawn from a stream of their
+    own: the kinds, gaps and downtimes are those of the same seed with one of each.
+    """
     rng = random.Random(f"faults-{options.seed}-{lane}")
+    pick = random.Random(f"instances-{options.seed}-{lane}")
+    for event in _events(options, lane, rng):
+        replicas = options.apis if event.kind in (KILL_API, RESTART_API) else options.replicas
+        yield replace(event, replica=pick.randint(1, replicas), worker=pick.randint(1, options.workers))
+
+
+def _events(options: PlanOptions, lane: str, rng: random.Random) -> Iterator[FaultEvent]:
     kinds = [k for k in FAULT_LANES[lane] if k in options.kinds and options.weights.get(k, 0) > 0]
     if not kinds:
         return

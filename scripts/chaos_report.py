@@ -39,6 +39,12 @@ def render(report: dict[str, Any], invariants: Sequence[Invariant]) -> str:
         f"chaos run: seed {run['seed']}, {run['trips']} trips, concurrency {run['concurrency']}, "
         f"databases {run['database']}, step budget {run['step_budget_seconds']:g}s"
     )
+    if "scale" in run:
+        scale = run["scale"]
+        lines.append(
+            f"scale: {scale['replicas']} replicas of each service, {scale['workers']} workers, "
+            f"{scale['apis']} APIs"
+        )
     phases = report["seconds"]
     lines.append("wall time: " + ", ".join(f"{name} {seconds:.0f}s" for name, seconds in phases.items()))
     lines.append("")
@@ -65,6 +71,9 @@ def render(report: dict[str, Any], invariants: Sequence[Invariant]) -> str:
         f"booking rows: {report['rows']['total']} ({report['rows']['booked']} BOOKED), "
         f"slots checked: {report['slots']}"
     )
+    if report.get("work"):
+        lines.append("")
+        lines += work_lines(report["work"])
     lines.append("")
     lines.append(f"{'invariant':<38}{'checked':>8}{'broken':>8}  held")
     for inv in invariants:
@@ -83,6 +92,14 @@ def render(report: dict[str, Any], invariants: Sequence[Invariant]) -> str:
         "RESULT: " + ("every invariant held" if not broken else f"{len(broken)} invariant(s) broken")
     )
     return "\n".join(lines)
+
+
+def work_lines(work: dict[str, dict[str, int]]) -> list[str]:
+    """The scaled run's "who did work" section: one line per process, what it did."""
+    lines = [f"{'who did work':<14}what"]
+    for name, counts in work.items():
+        lines.append(f"  {name:<12}" + ", ".join(f"{what} {n}" for what, n in counts.items()))
+    return lines
 
 
 def write(path: Path, report: dict[str, Any]) -> None:
