@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 from datetime import date
 
-from scripts.chaos import parse_args
 from scripts.chaos_clients import Answer
+from scripts.chaos_config import parse_args
 from scripts.chaos_invariants import check_all
 from scripts.chaos_observe import BookingRow, Observed, StepView, TripView
 from scripts.chaos_plan import (

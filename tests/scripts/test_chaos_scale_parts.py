@@ -16,7 +16,7 @@ from pathlib import Path
 import grpc
 import pytest
 
-from scripts.chaos import parse_args
+from scripts.chaos_config import parse_args
 from scripts.chaos_invariants import check_all
 from scripts.chaos_observe import Observed, patiently, retryable_rpc
 from scripts.chaos_plan import (
