@@ -8,12 +8,10 @@ as in production (booking_runtime/storage.py).
 from __future__ import annotations
 
 import os
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
-import asyncpg
-
+from scripts import postgres_admin
 from scripts.chaos_plan import SERVICES
 
 # The server's maintenance database; the run creates its own database next to it.
@@ -32,33 +30,13 @@ class Databases:
     async def drop(self) -> None:
         if self.dsn is None:
             return
-        name = self.dsn.rsplit("/", 1)[1]
-        conn = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        try:
-            await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-        finally:
-            await conn.close()
+        await postgres_admin.drop_database(self.dsn)
         self.dsn = None
-
-
-async def postgres_reachable() -> bool:
-    try:
-        conn = await asyncpg.connect(ADMIN_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
 
 
 async def open_databases(mode: str, state_dir: Path) -> Databases:
     """`mode` "auto" (PostgreSQL if reachable), "postgres" (required) or "sqlite"."""
-    if mode == "postgres" or (mode == "auto" and await postgres_reachable()):
-        name = f"tripbooking_chaos_{uuid.uuid4().hex[:10]}"
-        conn = await asyncpg.connect(ADMIN_DSN, timeout=10)
-        try:
-            await conn.execute(f'CREATE DATABASE "{name}"')
-        finally:
-            await conn.close()
-        dsn = ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    if mode == "postgres" or (mode == "auto" and await postgres_admin.reachable(ADMIN_DSN)):
+        dsn = await postgres_admin.create_database(ADMIN_DSN, "tripbooking_chaos")
         return Databases("postgres", dict.fromkeys(SERVICES, dsn), dsn)
     return Databases("sqlite", {name: str(state_dir / f"{name}.db") for name in SERVICES})

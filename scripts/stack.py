@@ -25,16 +25,13 @@ from collections.abc import Awaitable, Callable
 from types import TracebackType
 from typing import TypeVar
 
+from scripts.postgres_admin import ensure_database
 from scripts.stack_health import wait_for_pollers, wait_grpc_serving
 from scripts.stack_observe import Observability
 from scripts.stack_options import StackOptions
 from scripts.stack_ports import StackPorts
 from scripts.stack_process import ChildProcess
-from scripts.stack_scale import (
-    ensure_database,
-    instance_names,
-    instance_ports,
-)
+from scripts.stack_scale import instance_names, instance_ports
 from scripts.stack_secure import SecureStackParts
 from scripts.stack_temporal import ROOT, TemporalDevServer, trip_search_attributes, wait_temporal_ready
 

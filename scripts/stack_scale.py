@@ -14,8 +14,6 @@ from __future__ import annotations
 import argparse
 from dataclasses import dataclass
 
-import asyncpg
-
 from scripts.stack_health import free_port
 
 SERVICES = ("flight", "hotel", "cab")
@@ -69,19 +67,3 @@ def instance_names(part: str, count: int) -> list[str]:
 def instance_ports(first: int, count: int, step: int | None = PORT_STEP) -> list[int]:
     """The first port, then one `step` apart each; `step=None`: free ports."""
     return [first] + [first + step * i if step else free_port() for i in range(1, count)]
-
-
-def database_name(dsn: str) -> str:
-    return dsn.rsplit("/", 1)[1].split("?", 1)[0]
-
-
-async def ensure_database(dsn: str) -> None:
-    """Create the DSN's database on its server if it does not exist (connecting to `postgres`)."""
-    name = database_name(dsn)
-    admin = dsn.rsplit("/", 1)[0] + "/postgres"
-    conn = await asyncpg.connect(admin, timeout=10)
-    try:
-        if not await conn.fetchval("SELECT 1 FROM pg_database WHERE datname = $1", name):
-            await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()

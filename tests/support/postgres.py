@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import os
-import uuid
 
-import asyncpg
 import pytest
+
+from scripts import postgres_admin
 
 ADMIN_DSN = os.environ.get("TEST_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 
 
 async def postgres_available() -> bool:
-    try:
-        conn = await asyncpg.connect(ADMIN_DSN, timeout=3)
-    except (OSError, asyncpg.PostgresError):
-        return False
-    await conn.close()
-    return True
+    return await postgres_admin.reachable(ADMIN_DSN)
 
 
 async def require_server() -> None:
@@ -36,19 +31,8 @@ async def require_server() -> None:
 
 async def create_database(prefix: str = "tripbooking_test") -> str:
     """Create an empty database and return its DSN."""
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'CREATE DATABASE "{name}"')
-    finally:
-        await conn.close()
-    return ADMIN_DSN.rsplit("/", 1)[0] + f"/{name}"
+    return await postgres_admin.create_database(ADMIN_DSN, prefix)
 
 
 async def drop_database(dsn: str) -> None:
-    name = dsn.rsplit("/", 1)[1]
-    conn = await asyncpg.connect(ADMIN_DSN)
-    try:
-        await conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-    finally:
-        await conn.close()
+    await postgres_admin.drop_database(dsn)
