@@ -3,18 +3,7 @@
 Each check returns how many things it looked at and, for each break, a violation that names the trips
 and bookings involved, so a failed run says where to look.
 
-How an answer is judged truthful (DESIGN.md, "What a client can act on"): the final answer of a call is
-the last one its client got after retrying UNAVAILABLE and DEADLINE_EXCEEDED with the same request. Any
-other error code is a *failure answer*: it tells the client the call did not happen.
-- BookTrip, failure answer: false if the trip of that request_id carries this very body and it held all
-  three bookings (it ended CONFIRMED or COMPLETED, or every step has a confirmation id, as a trip
-  cancelled after confirming does). ALREADY_EXISTS for a body the trip does not carry is true.
-- BookTrip, OK: the trip it names must carry this body; an outcome it reported (CONFIRMED, FAILED) must
-  be where the trip went (CONFIRMED may later become CANCELLED by the client's own CancelTrip).
-- CancelTrip, OK: the trip must end CANCELLED. Failure answer: false if the trip ended CANCELLED, unless
-  it says so (FAILED_PRECONDITION "... already ended CANCELLED", for a retry of a cancel that worked).
-Separately, UNKNOWN, INTERNAL and CANCELLED are never a final answer (DESIGN.md: an outcome the server
-does not know is UNAVAILABLE): every such answer breaks `documented_codes`, whatever the trip did.
+How an answer is judged truthful is in scripts/chaos_answers.py.
 
 A scaled run (several replicas, workers or APIs) also asks Search of every replica, and checks that
 every replica, worker and API did work (`every_process_did_work`, from scripts/chaos_work.py).
@@ -27,14 +16,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from scripts.chaos_answers import HOLDING, UNDOCUMENTED, untruthful
 from scripts.chaos_clients import Answer
 from scripts.chaos_observe import SETTLED, BookingRow, Observed, TripView
 from scripts.chaos_plan import TripPlan
 from scripts.chaos_work import WORK_NEEDED
 
-HOLDING = frozenset({"TRIP_STATUS_CONFIRMED", "TRIP_STATUS_COMPLETED"})
 ENDED_EMPTY = frozenset({"TRIP_STATUS_FAILED", "TRIP_STATUS_CANCELLED"})
-UNDOCUMENTED = frozenset({"UNKNOWN", "INTERNAL", "CANCELLED"})
 MAX_LISTED = 50  # violations kept per invariant in the report
 
 
@@ -67,10 +55,6 @@ def trip_of_key(key: str) -> tuple[str, str]:
     """(trip id, step) of a step's idempotency key (`trip-<request_id>:<step>`)."""
     trip_id, _, step = key.rpartition(":")
     return trip_id, step
-
-
-def held_everything(trip: TripView) -> bool:
-    return trip.status in HOLDING or (len(trip.steps) == 3 and all(s.confirmation_id for s in trip.steps))
 
 
 def check_all(plans: Sequence[TripPlan], answers: Sequence[Answer], observed: Observed) -> list[Invariant]:
@@ -284,14 +268,14 @@ def every_process_did_work(observed: Observed) -> Invariant:
 def truthful_answers(answers: Sequence[Answer], observed: Observed) -> Invariant:
     inv = Invariant(
         "truthful_answers",
-        "no failure answer for a call that took effect, no OK for one that did not (see chaos_invariants)",
+        "no failure answer for a call that took effect, no OK for one that did not (see scripts/chaos_answers.py)",
     )
     for answer in answers:
         trip = observed.trips.get(answer.request_id)
         if answer.code in ("UNAVAILABLE", "DEADLINE_EXCEEDED"):
             continue  # the client gave up while still told to retry: it claims nothing
         inv.checked += 1
-        problem = _untruthful(answer, trip)
+        problem = untruthful(answer, trip)
         if problem:
             inv.fail(
                 problem=problem,
@@ -299,36 +283,6 @@ def truthful_answers(answers: Sequence[Answer], observed: Observed) -> Invariant
                 trip=None if trip is None else trip.to_json(),
             )
     return inv
-
-
-def _untruthful(answer: Answer, trip: TripView | None) -> str:
-    if answer.method == "BookTrip":
-        if answer.ok:
-            if trip is None:
-                return "BookTrip answered OK but there is no trip"
-            if trip.body != answer.body_key:
-                return "BookTrip answered OK for a body that the trip does not carry"
-            if answer.status == "TRIP_STATUS_FAILED" and trip.status != "TRIP_STATUS_FAILED":
-                return f"BookTrip answered FAILED but the trip ended {trip.status}"
-            if answer.status == "TRIP_STATUS_CONFIRMED" and trip.status not in HOLDING | {
-                "TRIP_STATUS_CANCELLED"
-            }:
-                return f"BookTrip answered CONFIRMED but the trip ended {trip.status}"
-            return ""
-        same_body = trip is not None and trip.body == answer.body_key
-        if trip is not None and same_body and held_everything(trip):
-            return f"BookTrip answered {answer.code} but the trip booked everything (ended {trip.status})"
-        return ""
-    if answer.ok:
-        if trip is None or trip.status != "TRIP_STATUS_CANCELLED" or answer.status != "TRIP_STATUS_CANCELLED":
-            ended = None if trip is None else trip.status
-            return f"CancelTrip answered OK ({answer.status}) but the trip ended {ended}"
-        return ""
-    if trip is not None and trip.status == "TRIP_STATUS_CANCELLED":
-        says_so = answer.code == "FAILED_PRECONDITION" and "CANCELLED" in answer.message
-        if not says_so:
-            return f"CancelTrip answered {answer.code} but the trip ended CANCELLED"
-    return ""
 
 
 def documented_codes(answers: Sequence[Answer]) -> Invariant:
