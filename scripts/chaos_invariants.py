@@ -268,7 +268,7 @@ def every_process_did_work(observed: Observed) -> Invariant:
 def truthful_answers(answers: Sequence[Answer], observed: Observed) -> Invariant:
     inv = Invariant(
         "truthful_answers",
-        "no failure answer for a call that took effect, no OK for one that did not (see scripts/chaos_answers.py)",
+        "no failure answer for a call that took effect, no OK for one that did not (chaos_answers.py)",
     )
     for answer in answers:
         trip = observed.trips.get(answer.request_id)
