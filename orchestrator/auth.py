@@ -172,12 +172,16 @@ Behavior = Callable[..., Any]
 
 
 class AuthInterceptor(grpc.aio.ServerInterceptor):
-    """Verifies the token on every TripService call and applies the per-method rules above."""
+    """Verifies the token on every TripService call and applies the per-method rules above.
+
+    Runs inside CallInterceptor (ServerSpec.interceptors), which caches the handler it wraps per
+    method, so this one builds each wrapped handler once and keeps no cache of its own; the check
+    itself runs inside the wrapped behaviour, on every call.
+    """
 
     def __init__(self, verifier: JwtVerifier, owners: TripOwners) -> None:
         self._verifier = verifier
         self._owners = owners
-        self._cache: dict[str, grpc.RpcMethodHandler] = {}
 
     async def intercept_service(
         self,
@@ -185,9 +189,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
         handler_call_details: grpc.HandlerCallDetails,
     ) -> grpc.RpcMethodHandler[Any, Any] | None:
         method: str = handler_call_details.method
-        cached = self._cache.get(method)
-        if cached is not None:
-            return cached
         handler = await continuation(handler_call_details)
         if handler is None or not method.startswith(TRIP_SERVICE_PREFIX):
             return handler  # health, reflection: open
@@ -206,8 +207,6 @@ class AuthInterceptor(grpc.aio.ServerInterceptor):
             )
         else:  # pragma: no cover - TripService has no client-streaming methods
             raise AuthConfigError(f"{method}: streaming shape not covered by the auth interceptor")
-        # The check runs inside the wrapped behavior, on every call, so caching the wrapper is safe.
-        self._cache[method] = wrapped
         return wrapped
 
     def _caller(self, context: grpc.aio.ServicerContext[Any, Any]) -> Caller:
