@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.scripts.test_stack_and_demo import _read_until
+from tests.support.make_up import free_ports_env, read_until, start_make_up
 from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.temporal
@@ -45,29 +45,19 @@ def _http(url: str, data: bytes | None = None, token: str = "") -> tuple[int, by
 
 async def test_the_secure_stack_runs_the_demo_and_keeps_temporal_ciphertext(tmp_path: Path) -> None:
     temporal_port, ui_port, codec_port = free_port(), free_port(), free_port()
+    base = {k: v for k, v in os.environ.items() if not k.startswith(("TRIP_", "STACK_"))}
     env = {
-        **{k: v for k, v in os.environ.items() if not k.startswith(("TRIP_", "STACK_"))},
-        "PYTHONUNBUFFERED": "1",
+        **free_ports_env(base, temporal_port),
         "STACK_SECURE": "1",
         "TRIP_CODEC_ADDR": f"localhost:{codec_port}",
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-        "ORCHESTRATOR_ADDR": f"localhost:{free_port()}",
-        "FLIGHT_SVC_ADDR": f"localhost:{free_port()}",
-        "HOTEL_SVC_ADDR": f"localhost:{free_port()}",
-        "CAB_SVC_ADDR": f"localhost:{free_port()}",
     }
-    for name in ("FLIGHT", "HOTEL", "CAB"):
-        env.pop(f"{name}_DB", None)
     state = tmp_path / "state"
-    stack = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scripts.stack", "--state-dir", str(state), "--ui-port", str(ui_port),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    stack = await start_make_up(state, ui_port, env)
     assert stack.stdout is not None
     seen: list[str] = []
     try:
-        await _read_until(stack.stdout, "stack: ready", 120, seen)
-        await _read_until(stack.stdout, "secure material", 5, seen)
+        await read_until(stack.stdout, "stack: ready", 120, seen)
+        await read_until(stack.stdout, "secure material", 5, seen)
         secrets = _exports(state / "secure" / "env")
         assert secrets["TRIP_TLS_CLIENT_AUTH"] == "require" and secrets["TRIP_AUTH"] == "jwt"
         codec_url = f"http://localhost:{codec_port}"
@@ -101,7 +91,7 @@ async def test_the_secure_stack_runs_the_demo_and_keeps_temporal_ciphertext(tmp_
         assert "using the stack at" in text and ": CONFIRMED" in text and ": FAILED" in text
 
         stack.send_signal(signal.SIGINT)
-        await _read_until(stack.stdout, "stack: stopped", 60, seen)
+        await read_until(stack.stdout, "stack: stopped", 60, seen)
         assert await asyncio.wait_for(stack.wait(), 10) == 0
         assert "codec 0" in seen[-1]
         # The history on disk: ciphertext only (the demo's customer and addresses appear nowhere).

@@ -8,28 +8,14 @@ import json
 import os
 import signal
 import sys
-import time
 from pathlib import Path
 
 import pytest
 
+from tests.support.make_up import free_ports_env, read_until, start_make_up
 from tests.support.processes import ROOT, free_port
 
 pytestmark = pytest.mark.temporal
-
-
-async def _read_until(stream: asyncio.StreamReader, marker: str, timeout: float, seen: list[str]) -> None:
-    deadline = time.monotonic() + timeout
-    while True:
-        remaining = deadline - time.monotonic()
-        if remaining <= 0:
-            raise TimeoutError(f"no {marker!r} in output:\n" + "".join(seen[-40:]))
-        line = await asyncio.wait_for(stream.readline(), remaining)
-        if not line:
-            raise AssertionError("output ended before " + repr(marker) + ":\n" + "".join(seen[-40:]))
-        seen.append(line.decode(errors="replace"))
-        if marker in seen[-1]:
-            return
 
 
 async def _bench_a_few_trips(env: dict[str, str], out: Path) -> None:
@@ -56,28 +42,14 @@ async def _bench_a_few_trips(env: dict[str, str], out: Path) -> None:
 
 async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path) -> None:
     temporal_port, ui_port = free_port(), free_port()
-    env = {
-        **os.environ,
-        "PYTHONUNBUFFERED": "1",
-        "TEMPORAL_ADDRESS": f"127.0.0.1:{temporal_port}",
-        "ORCHESTRATOR_ADDR": f"localhost:{free_port()}",
-        "FLIGHT_SVC_ADDR": f"localhost:{free_port()}",
-        "HOTEL_SVC_ADDR": f"localhost:{free_port()}",
-        "CAB_SVC_ADDR": f"localhost:{free_port()}",
-    }
-    for name in ("FLIGHT", "HOTEL", "CAB"):
-        env.pop(f"{name}_DB", None)
+    env = free_ports_env(os.environ, temporal_port)
     env.pop("STACK_TEMPORAL", None)  # this test starts its own dev server
-    stack = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "scripts.stack", "--state-dir", str(tmp_path / "state"),
-        "--ui-port", str(ui_port),
-        cwd=ROOT, env=env, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT,
-    )  # fmt: skip
+    stack = await start_make_up(tmp_path / "state", ui_port, env)
     assert stack.stdout is not None
     seen: list[str] = []
     try:
-        await _read_until(stack.stdout, "stack: ready", 90, seen)
-        await _read_until(stack.stdout, "Temporal Web UI", 5, seen)
+        await read_until(stack.stdout, "stack: ready", 90, seen)
+        await read_until(stack.stdout, "Temporal Web UI", 5, seen)
         assert seen[-1].rstrip().endswith(f":{ui_port}"), seen[-1]
         demo = await asyncio.create_subprocess_exec(
             sys.executable, "-m", "scripts.demo", cwd=ROOT, env=env,
@@ -91,7 +63,7 @@ async def test_stack_serves_the_demo_and_stops_cleanly_on_sigint(tmp_path: Path)
         assert "flight COMPENSATED" in text and "flight CANCELLED (holds nothing)" in text
         await _bench_a_few_trips(env, tmp_path / "bench")
         stack.send_signal(signal.SIGINT)
-        await _read_until(stack.stdout, "stack: stopped", 60, seen)
+        await read_until(stack.stdout, "stack: stopped", 60, seen)
         assert await asyncio.wait_for(stack.wait(), 10) == 0
         assert "temporal 0" in seen[-1] and "api 0" in seen[-1]
     finally:
