@@ -27,7 +27,7 @@ from tripbooking.trip.v1 import trip_pb2, trip_pb2_grpc
 
 from booking_runtime.errors import AlreadyExists, FailedPrecondition, NotFound
 from booking_runtime.grpc_types import Context
-from booking_runtime.temporal_outcomes import TemporalHealth, temporal_error, watched
+from booking_runtime.temporal_outcomes import TemporalError, TemporalHealth, temporal_error, watched
 from orchestrator import convert, search_attributes, validation
 from orchestrator.codec import CustomerHasher
 from orchestrator.models import (
@@ -220,7 +220,12 @@ class TripServicer(trip_pb2_grpc.TripServiceServicer):
                 raise NotFound(f"no trip {trip_id!r}") from None
             raise
         except WorkflowQueryFailedError as err:
-            raise NotFound(f"{trip_id!r} is not a trip: {err.message}") from None
+            if "expected but not found" in err.message:  # a workflow of another type: no get_trip
+                raise NotFound(f"{trip_id!r} is not a trip: {err.message}") from None
+            # The worker could not answer (a replay failed): the trip exists, and saying NOT_FOUND
+            # would tell the caller it was never booked.
+            message = f"no worker could answer for trip {trip_id!r}: {err.message}"
+            raise TemporalError("QUERY_FAILED", message, unknown=False) from None
 
     async def _ended_state(self, trip_id: str) -> TripState:
         """A closed trip as its memo holds it (final at close): no query, so no replay on a worker

@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Coroutine
-from datetime import timedelta
+from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any, TypeVar
 
@@ -53,7 +53,12 @@ ONE_ATTEMPT = RetryPolicy(maximum_attempts=1)
 PATCH_REFUSAL_AFTER_RETRY = "compensate-refusal-after-retry"
 PATCH_COMPENSATE_EVERY_STEP = "compensate-every-step"
 PATCH_CANCEL_RECORDED_FIRST = "cancel-recorded-before-undo"
-# The timer that ends the workflow task accepting CancelTrip before anything is undone.
+# Decided once, in the trip's first workflow task: the trip takes no decision right after a step's
+# result (see `_checkpoint`). A trip started with it issues the commands of the three patches above
+# without asking for them; a trip started before it replays as it ran.
+PATCH_STABLE_DECISIONS = "decide-after-a-timer"
+# The timer that ends a workflow task before a decision: before anything is undone after CancelTrip,
+# and between the step results and what the trip does with them.
 CANCEL_CHECKPOINT = timedelta(milliseconds=1)
 Input = TypeVar("Input")
 
@@ -73,16 +78,25 @@ class TripWorkflow:
         # The compensation stack: steps that may hold a booking, oldest first; undone from the top.
         self._compensations: list[Step[Any]] = []
         self._cancel_reason: str | None = None
+        # When the trip's first retry of the current step started (the step's retry budget counts
+        # from the failure before it), and when the attempt under way started; only while retrying.
+        self._retries_from: datetime | None = None
+        self._attempt_from: datetime | None = None
+        # Set in the first workflow task; see PATCH_STABLE_DECISIONS and `_checkpoint`.
+        self._stable = False
 
     # --- the saga --------------------------------------------------------------------------------
 
     @workflow.run
     async def run(self, input: TripInput) -> TripState:
+        self._stable = workflow.patched(PATCH_STABLE_DECISIONS)  # before any await: the first task
         trip_record.index_at_start(self._state)
         try:
             if await self._book_every_step():  # 1. book
                 self._set_status(TripStatus.CONFIRMED)
                 await self._hold()  # 2. hold
+            else:
+                await self._checkpoint()  # a step failed: what happens next depends on a cancel
             outcome = self._outcome()
             if outcome == TripStatus.COMPLETED:
                 self._set_status(outcome)
@@ -90,6 +104,7 @@ class TripWorkflow:
                 if outcome == TripStatus.CANCELLED:
                     await self._cancel_recorded()  # the cancel is in the history before any undo
                 await self._undo(outcome)  # 3. undo
+                await self._checkpoint()  # updates that arrived with the last result start first
         except asyncio.CancelledError:
             # Cancelled through Temporal, even mid-step: that is a cancel too, unless the trip is
             # already failing. Undo under a shield: a second cancellation must not stop the undo
@@ -124,9 +139,11 @@ class TripWorkflow:
     # --- 1. book ---------------------------------------------------------------------------------
 
     async def _book_every_step(self) -> bool:
-        """Book the steps in order; False as soon as one fails or a cancel arrives."""
+        """Book the steps in order; False as soon as one fails. Before PATCH_STABLE_DECISIONS, also
+        when a cancel arrives; since, a cancel that arrives while booking counts once the last step
+        is booked (`_hold`), or once a failing step waits (`_backoff`): see `_checkpoint`."""
         for step in STEPS:
-            if self._cancel_reason is not None:
+            if not self._stable and self._cancel_reason is not None:
                 return False
             # Compensation first, then the step: a call that fails or times out may still book.
             self._compensations.append(step)
@@ -135,10 +152,10 @@ class TripWorkflow:
                 continue
             if outcome is StepOutcome.REFUSED:
                 self._compensations.pop()  # the service holds nothing for this key
-            if self._cancel_reason is None:
+            if self._stable or self._cancel_reason is None:  # a cancel's reason replaces it in `_undo`
                 self._state.failure_reason = f"{step.name}: {self._state.step(step.name).last_error}"
             return False
-        return self._cancel_reason is None
+        return self._stable or self._cancel_reason is None
 
     async def _book(self, step: Step[Any]) -> StepOutcome:
         """Try the step until it books, is refused, runs out of budget, or a cancel arrives."""
@@ -146,8 +163,9 @@ class TripWorkflow:
         state.status = StepStatus.IN_PROGRESS
         booking = step.booking(state.idempotency_key, self._input.request)
         budget = timedelta(seconds=self._input.step_budget_seconds)
-        deadline = workflow.now() + budget
+        deadline = workflow.now() + budget  # before PATCH_STABLE_DECISIONS only: see `_out_of_budget`
         retry_number = 0
+        self._retries_from = self._attempt_from = None
         while True:
             state.attempts += 1
             self._touch()
@@ -160,18 +178,18 @@ class TripWorkflow:
                 trip_metrics.attempt(self._state, step.name, "book", err)
                 if not verdict.retryable:
                     refused = verdict.certainly_unbooked
-                    if refused and retry_number > 0 and workflow.patched(PATCH_REFUSAL_AFTER_RETRY):
+                    if refused and retry_number > 0 and self._has(PATCH_REFUSAL_AFTER_RETRY):
                         # An earlier attempt got no answer: it may still book after this refusal
                         # (a slow request overtaken by its retry), so the step is undone too.
                         refused = False
                     return self._step_failed(state, StepOutcome.REFUSED if refused else StepOutcome.UNKNOWN)
                 delay = timedelta(seconds=retry.backoff_seconds(retry_number))
                 retry_number += 1
-                if workflow.now() + delay > deadline:
+                if self._out_of_budget(deadline, delay, budget):
                     state.last_error = f"gave up after {budget.total_seconds():g}s of retries: {message}"
                     return self._step_failed(state, StepOutcome.UNKNOWN)
                 self._touch()
-                if await self._cancel_arrives_within(delay):
+                if await self._backoff(delay):
                     return self._step_failed(state, StepOutcome.UNKNOWN)
                 continue
             trip_metrics.attempt(self._state, step.name, "book", None)
@@ -183,6 +201,31 @@ class TripWorkflow:
             self._touch()
             return StepOutcome.BOOKED
 
+    def _out_of_budget(self, deadline: datetime, delay: timedelta, budget: timedelta) -> bool:
+        """Whether the next retry would start after the step's budget.
+
+        Before PATCH_STABLE_DECISIONS: by the clock right after the failed call, which a replay may
+        read a few milliseconds earlier (see `_checkpoint`). Since: by the clock when the failed
+        attempt started, which a timer set; the budget counts from the failure before the first retry.
+        """
+        if not self._stable:
+            return workflow.now() + delay > deadline
+        if self._retries_from is None or self._attempt_from is None:  # the first attempt failed
+            return delay > budget
+        return self._attempt_from + delay > self._retries_from + budget
+
+    async def _backoff(self, delay: timedelta) -> bool:
+        """Wait `delay` before the next attempt; True if a cancel arrived meanwhile."""
+        if not self._stable:
+            return await self._cancel_arrives_within(delay)
+        if await self._timer_or_cancel(delay):
+            return True
+        now = workflow.now()  # the timer's task: the same on every replay
+        if self._retries_from is None:
+            self._retries_from = now - delay
+        self._attempt_from = now
+        return False
+
     def _step_failed(self, state: StepState, outcome: StepOutcome) -> StepOutcome:
         state.status = StepStatus.FAILED
         self._touch()
@@ -193,8 +236,37 @@ class TripWorkflow:
     async def _hold(self) -> None:
         """A confirmed trip sleeps on a durable timer until its end, unless CancelTrip arrives first."""
         remaining = self._state.ends_at - workflow.now()
-        if remaining > timedelta(0):
-            await self._cancel_arrives_within(remaining)
+        if not self._stable:
+            if remaining > timedelta(0):
+                await self._cancel_arrives_within(remaining)
+            return
+        # Right after the last step's result: the timer is set whatever the clock and the cancels
+        # say, and stays set (see `_backoff`).
+        await self._timer_or_cancel(max(remaining, CANCEL_CHECKPOINT))
+
+    async def _checkpoint(self) -> None:
+        """Before PATCH_STABLE_DECISIONS, nothing; since, a timer that ends the workflow task.
+
+        Why: a query that reaches the worker while a local activity runs makes the SDK core complete
+        that workflow task early. The step's result is recorded in it, but this code sees the result
+        only in the next task, together with whatever arrived meanwhile (a CancelTrip, a BookTrip,
+        a later clock). A replay sees the result one task earlier, alone. So a trip started since the
+        patch takes no decision on a cancel, the clock or a patch right after a result: the commands
+        it issues there are the same whatever arrived (`_backoff`, `_hold`), or it sets this timer
+        and decides when it fires (docs/reliability.md, "Why a trip decides its patches...").
+        """
+        if self._stable:
+            await workflow.sleep(CANCEL_CHECKPOINT)
+
+    async def _timer_or_cancel(self, delay: timedelta) -> bool:
+        """Wait for a timer of `delay` or a cancel; True if a cancel arrived.
+
+        The timer is set before the cancel is looked at and is never cancelled, so the commands are
+        the same whether the cancel arrived with the result before this or just after it.
+        """
+        timer = asyncio.ensure_future(workflow.sleep(delay))
+        await workflow.wait_condition(lambda: timer.done() or self._cancel_reason is not None)
+        return self._cancel_reason is not None
 
     async def _cancel_arrives_within(self, delay: timedelta) -> bool:
         try:
@@ -214,7 +286,7 @@ class TripWorkflow:
         CONFIRMED. A timer ends the task first, so the update is in the history before any cancel,
         and every replay undoes the same.
         """
-        if workflow.patched(PATCH_CANCEL_RECORDED_FIRST):
+        if self._has(PATCH_CANCEL_RECORDED_FIRST):
             await workflow.sleep(CANCEL_CHECKPOINT)
 
     async def _undo(self, outcome: TripStatus) -> None:
@@ -222,7 +294,7 @@ class TripWorkflow:
         if self._cancel_reason is not None:
             self._state.failure_reason = self._cancel_reason
         self._set_status(TripStatus.COMPENSATING)
-        if workflow.patched(PATCH_COMPENSATE_EVERY_STEP):
+        if self._has(PATCH_COMPENSATE_EVERY_STEP):
             # Every step, not only those on the stack: a workflow task whose completion was lost
             # (worker or server killed) may have booked later steps that no event records, and a
             # refusal may have overtaken an earlier attempt that still books. A cancel by key undoes
@@ -267,6 +339,11 @@ class TripWorkflow:
             activity, arg, start_to_close_timeout=timeout, retry_policy=ONE_ATTEMPT
         )
 
+    def _has(self, patch: str) -> bool:
+        """Whether this trip runs with `patch`: asked where the change is, by a trip started before
+        PATCH_STABLE_DECISIONS; always, without asking, by one started since."""
+        return self._stable or workflow.patched(patch)
+
     # --- handlers ----------------------------------------------------------------------------------
 
     @workflow.query
@@ -286,7 +363,8 @@ class TripWorkflow:
 
     @workflow.update
     async def cancel(self, request: CancelRequest) -> TripState:
-        """CancelTrip: stop booking after the current step, undo everything, return the cancelled trip."""
+        """CancelTrip: stop booking (once the steps under way have answered), undo everything, return the
+        cancelled trip."""
         if self._cancel_reason is None:
             self._cancel_reason = request.reason or "cancelled by the customer"
         await workflow.wait_condition(lambda: self._state.terminal)
