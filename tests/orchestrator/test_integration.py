@@ -16,6 +16,7 @@ from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
+from temporalio.client import WorkflowFailureError
 from temporalio.service import RPCError, RPCStatusCode
 from tripbooking.trip.v1 import trip_pb2
 
@@ -276,6 +277,10 @@ async def test_list_trips_filters_by_customer_and_status(stack: Stack) -> None:
         book_request(customer=customer, hotel=SOLD_OUT_HOTEL, rooms=3), timeout=60
     )
     assert failed.trip.status == trip_pb2.TRIP_STATUS_FAILED
+    # BookTrip answers once the trip is FAILED; its workflow closes a moment later (a last timer lets
+    # updates that arrived meanwhile answer first). The listing order below is of a closed workflow.
+    with pytest.raises(WorkflowFailureError):
+        await stack.client.get_workflow_handle(failed.trip_id).result()
 
     async def listed(status: trip_pb2.TripStatus.ValueType, expected: set[str]) -> list[trip_pb2.Trip] | None:
         reply = await stack.trips().ListTrips(

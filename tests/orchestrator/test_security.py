@@ -24,7 +24,7 @@ from google.protobuf import json_format
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 from temporalio.api.common.v1 import Payloads
 from temporalio.api.enums.v1 import EventType
-from temporalio.client import WorkflowHistory
+from temporalio.client import WorkflowExecutionStatus, WorkflowHistory
 from temporalio.worker import Replayer
 from tripbooking.flight.v1 import flight_pb2, flight_pb2_grpc
 from tripbooking.trip.v1 import trip_pb2
@@ -292,7 +292,13 @@ async def test_failure_messages_are_encoded_in_history(stack: Stack, material: S
     reply = await stack.trips().BookTrip(request, timeout=60, metadata=as_(material, CUSTOMER))
     assert reply.trip.status == trip_pb2.TRIP_STATUS_FAILED
     assert "SOLD_OUT" in reply.trip.failure_reason or reply.trip.failure_reason  # plaintext to the owner
-    history = await stack.client.get_workflow_handle(reply.trip_id).fetch_history()
+    handle = stack.client.get_workflow_handle(reply.trip_id)
+
+    async def closed() -> bool:  # BookTrip answers FAILED a moment before the workflow closes
+        return (await handle.describe()).status == WorkflowExecutionStatus.FAILED
+
+    await wait_for(closed, timeout=15, what="the failed trip's workflow closed")
+    history = await handle.fetch_history()
     failed = [e for e in history.events if e.event_type == EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED]
     assert (
         failed and failed[0].workflow_execution_failed_event_attributes.failure.message == "Encoded failure"
