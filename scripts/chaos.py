@@ -47,6 +47,7 @@ from scripts.chaos_plan import (
     fault_events,
     plan_trips,
 )
+from scripts.chaos_replay import replay_failures
 from scripts.chaos_report import answer_counts, render, trip_counts, write
 from scripts.chaos_stack import ChaosStack
 from scripts.chaos_work import observe_work
@@ -136,6 +137,7 @@ async def run_chaos(config: ChaosConfig) -> tuple[int, dict[str, Any], list[Inva
         checking = time.monotonic()
         client = await wait_temporal_ready(stack.temporal_address, options.namespace, 60)
         observed.runs = await observe.workflow_runs(client)
+        observed.replays = await replay_failures(client, observed.runs)
         for service in SERVICES:
             await observe.read_tables(service, databases.targets[service], observed)
         await _read_search(stack, observed)

@@ -59,7 +59,8 @@ def trip_of_key(key: str) -> tuple[str, str]:
 
 def check_all(plans: Sequence[TripPlan], answers: Sequence[Answer], observed: Observed) -> list[Invariant]:
     scaled = [every_process_did_work(observed)] if observed.work else []
-    return [*_checks(plans, answers, observed), *scaled]
+    replayed = [histories_replay(observed)] if observed.replays else []
+    return [*_checks(plans, answers, observed), *replayed, *scaled]
 
 
 def _checks(plans: Sequence[TripPlan], answers: Sequence[Answer], observed: Observed) -> list[Invariant]:
@@ -262,6 +263,20 @@ def every_process_did_work(observed: Observed) -> Invariant:
         idle = sorted(what for what, count in counts.items() if what in WORK_NEEDED and count <= 0)
         if idle:
             inv.fail(process=name, idle=idle, work=counts)
+    return inv
+
+
+def histories_replay(observed: Observed) -> Invariant:
+    inv = Invariant(
+        "histories_replay",
+        "every trip's history replays on today's workflow code (a worker could rebuild every trip)",
+    )
+    for workflow_id, failure in sorted(observed.replays.items()):
+        inv.checked += 1
+        if failure:
+            inv.fail(trip_id=workflow_id, replay_failure=failure)
+    for workflow_id in sorted(set(observed.runs) - set(observed.replays)):
+        inv.fail(trip_id=workflow_id, replay_failure="its history was not replayed")
     return inv
 
 

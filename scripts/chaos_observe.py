@@ -135,6 +135,9 @@ class Observed:
     replica_search: dict[str, dict[Slot, int | None]] = field(default_factory=dict)
     # Scaled runs: the work each process did (scripts/chaos_work.py): name -> {what: how many}.
     work: dict[str, dict[str, int]] = field(default_factory=dict)
+    # Each workflow's history replayed on today's TripWorkflow (scripts/chaos_replay.py): workflow
+    # id -> why its replay failed, "" when it replayed.
+    replays: dict[str, str] = field(default_factory=dict)
 
 
 async def bounded(calls: Iterable[Awaitable[T]], limit: int = 16) -> list[T]:

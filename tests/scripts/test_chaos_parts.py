@@ -267,3 +267,22 @@ def test_a_second_run_or_a_missing_trip_breaks_one_trip_per_request() -> None:
     answers = [_answer(other, "OK", "TRIP_STATUS_CONFIRMED")]  # accepted, yet no trip exists
     broken = _broken(observed, answers)
     assert {v["trip_id"] for v in broken["one_trip_per_request_id"]} == {confirmed.trip_id, other.trip_id}
+
+
+def test_a_history_that_does_not_replay_or_was_not_replayed_breaks_the_run() -> None:
+    confirmed, failed = PLANS
+    trips = [
+        _trip(confirmed, "TRIP_STATUS_CONFIRMED"),
+        _trip(failed, "TRIP_STATUS_FAILED", "STEP_STATUS_COMPENSATED"),
+    ]
+    observed = _observed(trips, _rows(confirmed) + _rows(failed, "CANCELLED"))
+    observed.replays = {confirmed.trip_id: "", failed.trip_id: "[TMPRL1100] Nondeterminism error: ..."}
+    assert _broken(observed, []).get("histories_replay") == [
+        {"trip_id": failed.trip_id, "replay_failure": "[TMPRL1100] Nondeterminism error: ..."}
+    ]
+    observed.replays = {confirmed.trip_id: ""}
+    assert _broken(observed, []).get("histories_replay") == [
+        {"trip_id": failed.trip_id, "replay_failure": "its history was not replayed"}
+    ]
+    observed.replays = {confirmed.trip_id: "", failed.trip_id: ""}
+    assert "histories_replay" not in _broken(observed, [])

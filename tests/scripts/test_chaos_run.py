@@ -62,3 +62,4 @@ async def test_a_small_seeded_chaos_run_holds_every_invariant(tmp_path: Path) ->
     assert code == 0 and not broken, (broken, report["faults"]["events"])
     checked = {inv.name: inv.checked for inv in invariants}
     assert checked["confirmed_trips_hold_three_bookings"] > 0 and checked["inventory_adds_up"] > 0
+    assert checked["histories_replay"] == 24  # every trip's history replayed on today's code
