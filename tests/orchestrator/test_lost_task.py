@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import pytest
 from temporalio.client import WorkflowFailureError, WorkflowHandle
@@ -22,6 +22,7 @@ from orchestrator.worker import build_worker
 from orchestrator.workflows import TripWorkflow
 from tests.orchestrator.fakes import Answer, FakeServices, refusal, transient, trip_input
 from tests.orchestrator.lost_task import LoseTaskOnce
+from tests.orchestrator.time_skipping import let_trips_end
 from tests.support.waiting import wait_for
 
 Handle = WorkflowHandle[TripWorkflow, TripState]
@@ -37,12 +38,15 @@ class LossHarness:
     fake: FakeServices
     lose: LoseTaskOnce
     task_queue: str
+    handles: list[Handle] = field(default_factory=list)
 
     async def start(self) -> Handle:
         trip = trip_input(f"lost-{uuid.uuid4().hex[:8]}", await self.env.get_current_time(), budget=30)
-        return await self.env.client.start_workflow(
+        handle = await self.env.client.start_workflow(
             TripWorkflow.run, trip, id=trip.trip_id, task_queue=self.task_queue
         )
+        self.handles.append(handle)
+        return handle
 
 
 @pytest.fixture
@@ -51,7 +55,9 @@ async def loss(time_env: WorkflowEnvironment) -> AsyncIterator[LossHarness]:
     lose = LoseTaskOnce(before="schedule_cab")
     task_queue = f"lost-{uuid.uuid4().hex}"
     async with build_worker(time_env.client, task_queue, fake.all(), interceptors=[lose]):
-        yield LossHarness(time_env, fake, lose, task_queue)
+        harness = LossHarness(time_env, fake, lose, task_queue)
+        yield harness
+        await let_trips_end(harness.handles)
 
 
 async def ended(handle: Handle) -> TripState:

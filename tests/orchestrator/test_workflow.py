@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import timedelta
 
 import pytest
@@ -22,6 +22,7 @@ from orchestrator.retry import REFUSAL_CODES, RETRYABLE_CODES
 from orchestrator.worker import build_worker
 from orchestrator.workflows import TripWorkflow
 from tests.orchestrator.fakes import HANG, FakeServices, refusal, transient, trip_input
+from tests.orchestrator.time_skipping import let_trips_end
 from tests.support.waiting import wait_for
 
 
@@ -31,12 +32,16 @@ class Harness:
     fake: FakeServices
     task_queue: str
 
+    handles: list[WorkflowHandle[TripWorkflow, TripState]] = field(default_factory=list)
+
     async def start(
         self, trip: TripInput, task_timeout: timedelta | None = None
     ) -> WorkflowHandle[TripWorkflow, TripState]:
-        return await self.env.client.start_workflow(
+        handle = await self.env.client.start_workflow(
             TripWorkflow.run, trip, id=trip.trip_id, task_queue=self.task_queue, task_timeout=task_timeout
         )
+        self.handles.append(handle)
+        return handle
 
     async def trip(self, **kwargs: float) -> TripInput:
         now = await self.env.get_current_time()
@@ -49,7 +54,9 @@ async def harness(time_env: WorkflowEnvironment) -> AsyncIterator[Harness]:
     task_queue = f"tq-{uuid.uuid4().hex}"
     worker: Worker = build_worker(time_env.client, task_queue, fake.all())
     async with worker:
-        yield Harness(time_env, fake, task_queue)
+        harness = Harness(time_env, fake, task_queue)
+        yield harness
+        await let_trips_end(harness.handles)
 
 
 async def state_of(handle: WorkflowHandle[TripWorkflow, TripState]) -> TripState:
