@@ -2,9 +2,18 @@
 
 `TripStatus` and `TripCustomerId` let ListTrips filter through Temporal visibility. A bare
 `temporal server start-dev` does not know them, so the worker (and the API) register them on start-up.
+
+A registered attribute is not usable at once: on an SQL visibility store the frontend checks names
+against its cached copy of the namespace, refreshed every few seconds (at once only with the dynamic
+config `system.forceSearchAttributesCacheRefreshOnRead`, which the stack turns off for speed;
+temporalio/temporal#4017, #6195). So start-up also waits until the frontend accepts them: a trip
+started in that window would be refused with "no mapping defined for search attribute".
 """
 
 from __future__ import annotations
+
+import asyncio
+import time
 
 from temporalio.api.enums.v1 import IndexedValueType
 from temporalio.api.operatorservice.v1 import AddSearchAttributesRequest, ListSearchAttributesRequest
@@ -26,12 +35,19 @@ def initial(customer_id: str, status: str) -> TypedSearchAttributes:
     )
 
 
-async def ensure_search_attributes(client: Client) -> list[str]:
-    """Register the missing keyword attributes on the client's namespace; return the names added.
+async def ensure_search_attributes(client: Client, usable_within: float = 60.0) -> list[str]:
+    """Register the missing keyword attributes on the client's namespace, wait until the frontend
+    accepts them (at most `usable_within` seconds), and return the names added.
 
     Where the server cannot list them (the time-skipping test server) every one is added and
     "already exists" is ignored.
     """
+    added = await _register_missing(client)
+    await wait_until_usable(client, usable_within)
+    return added
+
+
+async def _register_missing(client: Client) -> list[str]:
     wanted = {key.name for key in ALL_KEYS}
     try:
         listed = await client.operator_service.list_search_attributes(
@@ -57,3 +73,28 @@ async def ensure_search_attributes(client: Client) -> list[str]:
         if err.status != RPCStatusCode.ALREADY_EXISTS:
             raise
     return missing
+
+
+async def wait_until_usable(client: Client, timeout: float) -> None:
+    """Return once a visibility query naming every trip attribute is accepted.
+
+    The check runs even when nothing was added here: another worker may have added them a moment ago,
+    and the list call reads the namespace afresh while the frontend's check may still use its cache.
+    """
+    query = " AND ".join(f"{key.name} = ''" for key in ALL_KEYS)
+    deadline = time.monotonic() + timeout
+    delay = 0.05
+    while True:
+        try:
+            await client.count_workflows(query)
+            return
+        except RPCError as err:
+            if err.status == RPCStatusCode.UNIMPLEMENTED:
+                return  # the time-skipping test server checks no names
+            if err.status != RPCStatusCode.INVALID_ARGUMENT or time.monotonic() + delay > deadline:
+                raise RuntimeError(
+                    f"search attributes {[key.name for key in ALL_KEYS]} not usable on namespace "
+                    f"{client.namespace!r} after {timeout:.0f}s: {err.message}"
+                ) from err
+        await asyncio.sleep(delay)
+        delay = min(1.0, delay * 2)
