@@ -47,7 +47,7 @@ async def test_a_trip_started_right_after_registration_is_accepted(bare_server: 
     await handle.terminate("test over")
 
 
-async def test_a_second_start_adds_nothing_and_returns_at_once(bare_server: Client) -> None:
+async def test_a_second_start_adds_nothing(bare_server: Client) -> None:
     await search_attributes.ensure_search_attributes(bare_server)
     assert await search_attributes.ensure_search_attributes(bare_server) == []
 
